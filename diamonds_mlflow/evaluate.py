@@ -1,0 +1,48 @@
+"""The `evaluate` step: score a model on test data with mlflow.models.evaluate; maybe promote it."""
+
+from __future__ import annotations
+
+import mlflow
+from mlflow import MlflowClient
+
+from diamonds_mlflow import data as datasets
+from diamonds_mlflow import plots, promotion, registry, tracking
+
+
+def resolve_candidate(model_uri: str, registered_model: str) -> tuple[str, tuple[str, str] | None]:
+    """The model URI to score and, when it is a registered version, its (name, version)."""
+    client = MlflowClient()
+    if not model_uri:
+        latest = registry.latest_version(client, registered_model) if registered_model else None
+        if latest is None:
+            raise datasets.DataError(
+                f"no model_uri given and no version of {registered_model!r} is registered"
+            )
+        return f"models:/{registered_model}/{latest.version}", (registered_model, latest.version)
+    return model_uri, registry.version_of(client, model_uri)
+
+
+def run(model_uri: str, data: str, registered_model: str, promote: str) -> str:
+    """Evaluate the candidate on `data`'s test set (empty: the default split); return the run id."""
+    uri, version = resolve_candidate(model_uri, registered_model)
+    if promote == "true" and version is None:
+        raise datasets.DataError(f"promote=true needs a registered model version, not {uri!r}")
+    test = datasets.load_split(data)[1] if data else datasets.default_split()[1]
+    with tracking.start_step() as active:
+        tracking.log_new_params({"model_uri": model_uri, "resolved_model_uri": uri})
+        scored = promotion.predict_table(uri, test)
+        mlflow.models.evaluate(
+            data=scored.drop(columns=["price_low", "price_high"]),
+            targets="price",
+            predictions="price_pred",
+            model_type="regressor",
+        )
+        scores = promotion.score(scored)
+        mlflow.log_metrics({f"holdout_{key}": value for key, value in scores.items()})
+        figures = plots.errors(scored)
+        tracking.log_figures(figures, "plots")
+        plots.close(figures)
+        if promote == "true":
+            digest = mlflow.data.from_pandas(test).digest
+            promotion.gate_version(*version, test, scores, digest)
+        return active.info.run_id
