@@ -51,7 +51,16 @@ def log_figures(figures: dict, folder: str) -> None:
 
 def log_table_input(table: pd.DataFrame, name: str, context: str, source: str) -> None:
     """Record a table as the run's input, with MLflow's digest of its contents."""
-    dataset = mlflow.data.from_pandas(table, source=source, name=name, targets="price")
+    from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+
+    if RunsArtifactRepository.is_runs_uri(source):
+        source = RunsArtifactRepository.get_underlying_uri(source)
+    try:
+        dataset = mlflow.data.from_pandas(table, source=source, name=name, targets="price")
+    except mlflow.exceptions.MlflowException:
+        # MLflow resolves only some URI schemes (not a tracking server's mlflow-artifacts:/);
+        # the digest and the name still identify the table.
+        dataset = mlflow.data.from_pandas(table, name=name, targets="price")
     mlflow.log_input(dataset, context=context)
 
 
