@@ -38,12 +38,13 @@ class CleaningReport:
     rows_in: int
     rows_out: int
     duplicates: int
-    invalid: dict[str, int]
+    invalid_rows: int
+    faults: dict[str, int]  # rows per fault; a row with two faults counts in both
 
     def as_metrics(self) -> dict[str, int]:
         metrics = {"rows_in": self.rows_in, "rows_out": self.rows_out,
-                   "dropped_duplicates": self.duplicates}
-        metrics.update({f"dropped_{key}": count for key, count in self.invalid.items()})
+                   "dropped_duplicates": self.duplicates, "dropped_invalid": self.invalid_rows}
+        metrics.update({f"invalid_{key}": count for key, count in self.faults.items()})
         return metrics
 
 
@@ -110,6 +111,12 @@ def fetch(uri: str) -> Path:
         raise DataError(f"cannot fetch {uri!r}: {error}") from error
 
 
+def slug(words: str) -> str:
+    """'has an unknown category' → 'unknown_category': a metric-name-safe fault name."""
+    kept = [w for w in words.split("(")[0].split() if w not in ("is", "has", "a", "an")]
+    return "_".join(kept)
+
+
 def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
     """Keep the schema's columns and drop impossible rows and exact duplicates, counting both."""
     schema.check_columns(raw, schema.COLUMNS)
@@ -117,14 +124,15 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
     table = raw[list(schema.COLUMNS)]
     _, problems = schema.column_values(table, schema.COLUMNS)
     bad = np.zeros(len(table), dtype=bool)
-    invalid: dict[str, int] = {}
+    faults: dict[str, int] = {}
     for problem in problems:
-        key = f"{problem.column}_{problem.kind.split()[-1].strip('()')}"
-        invalid[key] = invalid.get(key, 0) + len(problem.rows)
+        key = f"{problem.column}_{slug(problem.kind)}"  # e.g. x_out_of_range
+        faults[key] = faults.get(key, 0) + len(problem.rows)
         bad[problem.rows] = True
     valid = table[~bad]
     deduplicated = valid.drop_duplicates()
-    report = CleaningReport(len(raw), len(deduplicated), len(valid) - len(deduplicated), invalid)
+    report = CleaningReport(len(raw), len(deduplicated), len(valid) - len(deduplicated),
+                            int(bad.sum()), faults)
     return canonical(deduplicated.reset_index(drop=True)), report
 
 
