@@ -1,52 +1,138 @@
-"""The model registry: register versions, find Production, move stage and alias together."""
+"""The model registry: register versions, find Production, move stage and alias together.
+
+Several runs may register and promote at once (a team on one store, or a few `mlflow run`
+processes side by side). Every write here therefore retries a store that is busy, and every
+promotion ends by reconciling the registry to one rule that all processes agree on.
+"""
 
 from __future__ import annotations
 
+import random
+import time
 import warnings
+from typing import Callable, TypeVar
 
 import mlflow
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 PRODUCTION = "Production"
+ARCHIVED = "Archived"
 CHAMPION = "champion"
+BUSY_ATTEMPTS = 12
+RECONCILE_ATTEMPTS = 10
+
+T = TypeVar("T")
+
+
+class RegistryConflict(RuntimeError):
+    """The registry kept changing under a promotion for longer than reconciling allows."""
+
+
+def is_busy(error: Exception) -> bool:
+    """A store that is momentarily locked or overloaded, as opposed to a real refusal."""
+    code = getattr(error, "error_code", "")
+    text = str(error).lower()
+    return code == "TEMPORARILY_UNAVAILABLE" or "database is locked" in text or (
+        "database table is locked" in text
+    )
+
+
+def retry_busy(call: Callable[[], T], attempts: int = BUSY_ATTEMPTS) -> T:
+    """`call()`, again after a short random pause while SQLite says it is locked.
+
+    SQLite refuses a write at once (whatever its busy timeout) when two transactions both try
+    to turn a read into a write; one simply has to try again.
+    """
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as error:  # MLflow and SQLAlchemy both report a locked database
+            if not is_busy(error) or attempt == attempts - 1:
+                raise
+        time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def register(model_uri: str, name: str) -> ModelVersion:
     """A new version of `name` holding `model_uri` (the registered model is made if need be)."""
-    return mlflow.register_model(model_uri, name)
+    return retry_busy(lambda: mlflow.register_model(model_uri, name))
+
+
+def versions(client: MlflowClient, name: str) -> list[ModelVersion]:
+    """Every version of `name`, oldest first (none when the model is not registered)."""
+    found = retry_busy(lambda: client.search_model_versions(f"name = '{name}'"))
+    return sorted(found, key=lambda v: int(v.version))
+
+
+def production_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
+    return [v for v in versions(client, name) if v.current_stage == PRODUCTION]
 
 
 def production_version(client: MlflowClient, name: str) -> ModelVersion | None:
     """The version in stage Production, or None (also when the model is not registered)."""
-    versions = [
-        v
-        for v in client.search_model_versions(f"name = '{name}'")
-        if v.current_stage == PRODUCTION
-    ]
-    return max(versions, key=lambda v: int(v.version), default=None)
+    return max(production_versions(client, name), key=lambda v: int(v.version), default=None)
 
 
 def latest_version(client: MlflowClient, name: str) -> ModelVersion | None:
-    versions = client.search_model_versions(f"name = '{name}'")
-    return max(versions, key=lambda v: int(v.version), default=None)
+    return max(versions(client, name), key=lambda v: int(v.version), default=None)
 
 
-def promote(client: MlflowClient, name: str, version: str) -> None:
-    """Make `version` the one Production version and point alias `champion` at it."""
+def champion_version(client: MlflowClient, name: str) -> str | None:
+    """The version alias `champion` points at, or None."""
+    aliases = retry_busy(lambda: client.get_registered_model(name)).aliases
+    return aliases.get(CHAMPION)
+
+
+def move_stage(client: MlflowClient, name: str, version: str, stage: str,
+               archive_others: bool = False) -> None:
     with warnings.catch_warnings():
         # Stages are deprecated in favour of aliases, but `models:/diamonds/Production` is
         # the URI our users serve, so both are kept in step.
         warnings.simplefilter("ignore", FutureWarning)
-        client.transition_model_version_stage(
-            name, version, PRODUCTION, archive_existing_versions=True
-        )
-    client.set_registered_model_alias(name, CHAMPION, version)
+        retry_busy(lambda: client.transition_model_version_stage(
+            name, version, stage, archive_existing_versions=archive_others))
+
+
+def promote(client: MlflowClient, name: str, version: str) -> str:
+    """Make `version` the one Production version, with alias `champion`; return the winner.
+
+    Promotions that overlap may leave several versions in Production (each archived what it
+    saw) and the alias pointing at a loser. Reconciling settles every such race the same way,
+    whichever process does it: the newest version in Production wins, as it would have had the
+    promotions run one after the other.
+    """
+    move_stage(client, name, version, PRODUCTION, archive_others=True)
+    return reconcile(client, name)
+
+
+def reconcile(client: MlflowClient, name: str) -> str:
+    """Archive all but the newest Production version and point `champion` at it, until stable."""
+    for _ in range(RECONCILE_ATTEMPTS):
+        in_production = production_versions(client, name)
+        if not in_production:
+            raise RegistryConflict(f"no version of {name!r} is left in {PRODUCTION}")
+        winner = in_production[-1].version
+        for loser in in_production[:-1]:
+            move_stage(client, name, loser.version, ARCHIVED)
+        if champion_version(client, name) != winner:
+            retry_busy(lambda: client.set_registered_model_alias(name, CHAMPION, winner))
+        if is_settled(client, name, winner):
+            return winner
+        time.sleep(random.uniform(0.05, 0.3))
+    raise RegistryConflict(
+        f"{name!r} kept changing while promoting; run the promotion again to settle it"
+    )
+
+
+def is_settled(client: MlflowClient, name: str, winner: str) -> bool:
+    in_production = [v.version for v in production_versions(client, name)]
+    return in_production == [winner] and champion_version(client, name) == winner
 
 
 def tag(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> None:
     for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, str(value))
+        retry_busy(lambda: client.set_model_version_tag(name, version, key, str(value)))
 
 
 def version_of(client: MlflowClient, model_uri: str) -> tuple[str, str] | None:

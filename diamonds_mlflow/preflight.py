@@ -1,0 +1,94 @@
+"""`python -m diamonds_mlflow.preflight MODEL_URI`: can `mlflow models serve -m MODEL_URI` start?
+
+Plain MLflow, asked to serve a registry URI that resolves to nothing, stops with a traceback
+that names neither the store it looked in nor the way out. This check says both and exits 2,
+so `python -m diamonds_mlflow.preflight URI && mlflow models serve -m URI …` fails clearly
+while `mlflow models serve` itself stays exactly MLflow's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from diamonds_mlflow import registry
+
+NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+
+
+def split_uri(model_uri: str) -> tuple[str, str]:
+    """(name, reference) of `models:/name/ref` or `models:/name@alias` (ref '@alias')."""
+    path = model_uri[len("models:/"):].strip("/")
+    if "@" in path:
+        name, alias = path.split("@", 1)
+        return name, "@" + alias
+    name, _, ref = path.partition("/")
+    return name, ref or "latest"
+
+
+def resolve(client: MlflowClient, name: str, ref: str) -> str | None:
+    """The version `ref` names, or None."""
+    if ref.startswith("@"):
+        return client.get_registered_model(name).aliases.get(ref[1:])
+    if ref.isdigit():
+        return ref if any(v.version == ref for v in registry.versions(client, name)) else None
+    if ref.lower() == "latest":
+        latest = registry.latest_version(client, name)
+        return latest.version if latest else None
+    stage = [v for v in registry.versions(client, name) if v.current_stage.lower() == ref.lower()]
+    return stage[-1].version if stage else None
+
+
+def problem(model_uri: str) -> str | None:
+    """Why `model_uri` cannot be served from the current registry, or None when it can."""
+    if not model_uri.startswith("models:/"):
+        return None  # runs:/ and paths: MLflow's own messages name the missing file
+    name, ref = split_uri(model_uri)
+    client = MlflowClient()
+    try:
+        client.get_registered_model(name)
+    except MlflowException as error:
+        if error.error_code == NOT_FOUND:
+            return f"no model named {name!r} is registered"
+        return f"the registry cannot be read ({error.message})"
+    if resolve(client, name, ref) is None:
+        what = f"alias {ref[1:]!r}" if ref.startswith("@") else f"{ref!r}"
+        return f"model {name!r} has no version {what}"
+    return None
+
+
+def where() -> str:
+    uri = mlflow.get_tracking_uri()
+    if "MLFLOW_TRACKING_URI" in os.environ:
+        return f"tracking URI {uri} (from MLFLOW_TRACKING_URI)"
+    return f"tracking URI {uri} (MLflow's default, as MLFLOW_TRACKING_URI is not set; cwd {os.getcwd()})"
+
+
+def message(model_uri: str, reason: str) -> str:
+    return (
+        f"cannot serve {model_uri}: {reason} in the registry at {where()}.\n"
+        "To fix: point MLFLOW_TRACKING_URI at the store your team trains into, or fill this one:"
+        " `mlflow run <project> --env-manager local` trains, evaluates and promotes a version"
+        " to Production (a version that fails the gate stays out of Production; see its"
+        " gate.reason tag)."
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m diamonds_mlflow.preflight MODEL_URI", file=sys.stderr)
+        raise SystemExit(2)
+    reason = problem(args[0])
+    if reason:
+        print(message(args[0], reason), file=sys.stderr)
+        raise SystemExit(2)
+    print(f"ok: {args[0]} resolves in the registry at {where()}")
+
+
+if __name__ == "__main__":
+    main()
