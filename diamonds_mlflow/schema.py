@@ -107,54 +107,62 @@ def _examples(values: pd.Series, rows: np.ndarray, limit: int = 3) -> tuple[str,
     return tuple(f"'{v}'" for v in list(distinct)[:limit])
 
 
-def numeric_values(series: pd.Series, spec: Numeric) -> tuple[np.ndarray, list[Problem]]:
-    """Float values of one column and the faults found in it (text, missing, out of range)."""
-    null = series.isna().to_numpy()
+def _floats(series: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
+    """Float values of a column, and where it held text that is not a number (None: nowhere)."""
+    if series.dtype.kind in "fiu":
+        # What the served model always gets (MLflow has cast to float64): no copy, no scan.
+        return series.to_numpy(dtype=np.float64, copy=False), None
     if pd.api.types.is_numeric_dtype(series) and series.dtype != bool:
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        text = np.zeros(len(values), dtype=bool)
-    else:
-        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        text = np.isnan(values) & ~null
-    with np.errstate(invalid="ignore"):
-        outside = np.isfinite(values) & ((values <= spec.low) | (values > spec.high))
-    faults = (
-        (text, "is not a number", True),
-        (null | (np.isnan(values) & ~text), "is missing (null or NaN)", False),
-        (np.isinf(values), "is infinite", False),
-        (outside, "is out of range", True),
-    )
+        return series.to_numpy(dtype=np.float64, na_value=np.nan), None
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return values, np.isnan(values) & ~series.isna().to_numpy()
+
+
+def _problems(series: pd.Series, column: str, faults) -> list[Problem]:
+    """A Problem for each (mask, kind, show examples) that marks any row."""
     problems = []
     for mask, kind, show in faults:
         rows = np.flatnonzero(mask)
         if rows.size:
-            problems.append(Problem(spec.name, kind, rows, _examples(series, rows) if show else ()))
-    return values, problems
+            problems.append(Problem(column, kind, rows, _examples(series, rows) if show else ()))
+    return problems
+
+
+def numeric_values(series: pd.Series, spec: Numeric) -> tuple[np.ndarray, list[Problem]]:
+    """Float values of one column and the faults found in it (text, missing, out of range)."""
+    values, text = _floats(series)
+    finite = np.isfinite(values)
+    outside = finite & ((values <= spec.low) | (values > spec.high))
+    if text is None and finite.all() and not outside.any():
+        return values, []  # the usual case: one pass, nothing else to look for
+    text = np.zeros(len(values), dtype=bool) if text is None else text
+    faults = (
+        (text, "is not a number", True),
+        (np.isnan(values) & ~text, "is missing (null or NaN)", False),
+        (np.isinf(values), "is infinite", False),
+        (outside, "is out of range", True),
+    )
+    return values, _problems(series, spec.name, faults)
+
+
+def _level_lookup(spec: Category) -> dict[str, int]:
+    return {level.casefold(): code for code, level in enumerate(spec.levels)}
 
 
 def category_codes(series: pd.Series, spec: Category) -> tuple[np.ndarray, list[Problem]]:
     """Integer grades (0 = worst) of one column, matched regardless of case and spaces."""
-    levels = [level.casefold() for level in spec.levels]
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        # Map the few distinct categories, not every row: seaborn hands us this dtype.
-        lookup = pd.Categorical(
-            series.cat.categories.astype(str).str.strip().str.casefold(), categories=levels
-        ).codes
-        raw = series.cat.codes.to_numpy()
-        codes = np.where(raw >= 0, lookup[raw], -1).astype(np.int8)
-    else:
-        keys = series.astype("string").str.strip().str.casefold()
-        codes = pd.Categorical(keys, categories=levels).codes
-    problems = []
-    null = np.flatnonzero(series.isna().to_numpy())
-    if null.size:
-        problems.append(Problem(spec.name, "is missing (null)", null))
-    unknown = np.setdiff1d(np.flatnonzero(codes < 0), null)
-    if unknown.size:
-        problems.append(
-            Problem(spec.name, "has an unknown category", unknown, _examples(series, unknown))
-        )
-    return codes, problems
+    # Normalise the few distinct values, not every row; nulls get the key -1.
+    keys, distinct = pd.factorize(series)
+    lookup = _level_lookup(spec)
+    known = [lookup.get(str(value).strip().casefold(), -1) for value in distinct]
+    codes = np.array(known + [-1], dtype=np.int8)[keys]
+    if codes.min(initial=0) >= 0:
+        return codes, []
+    faults = (
+        (keys < 0, "is missing (null)", False),
+        ((codes < 0) & (keys >= 0), "has an unknown category", True),
+    )
+    return codes, _problems(series, spec.name, faults)
 
 
 def column_values(frame: pd.DataFrame, names: tuple[str, ...] = FEATURE_NAMES):
@@ -175,14 +183,20 @@ def validated_values(frame: pd.DataFrame, names: tuple[str, ...] = FEATURE_NAMES
     """Column arrays of a table that must be entirely valid; else one error listing every fault."""
     missing = [name for name in names if name not in frame.columns]
     values, problems = column_values(frame, tuple(n for n in names if n not in missing))
+    if missing or problems:
+        raise SchemaError(problems_message(missing, problems))
+    return values
+
+
+def problems_message(missing: list[str], problems: list[Problem]) -> str:
+    """All faults of one input in one sentence, capped, rows counted as a client counts them."""
     faults = [f"missing column '{name}'" for name in missing]
     faults += [problem.message() for problem in problems]
-    if faults:
-        shown = faults[:MAX_REPORTED_PROBLEMS]
-        if len(faults) > len(shown):
-            shown.append(f"and {len(faults) - len(shown)} more problems")
-        raise SchemaError(f"{len(faults)} problem(s) in the input: " + "; ".join(shown))
-    return values
+    shown = faults[:MAX_REPORTED_PROBLEMS]
+    if len(faults) > len(shown):
+        shown.append(f"and {len(faults) - len(shown)} more problems")
+    counting = " (rows are counted from 0)" if problems else ""
+    return f"{len(faults)} problem(s) in the input{counting}: " + "; ".join(shown)
 
 
 def input_signature():

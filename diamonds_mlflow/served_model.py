@@ -14,6 +14,27 @@ from mlflow.exceptions import MlflowException
 from diamonds_mlflow import features, model, schema
 
 ESTIMATOR_ARTIFACT = "estimator"
+COLUMNS = list(schema.PREDICTIONS)
+EMPTY = np.empty((0, len(COLUMNS)))
+
+
+def as_table(model_input) -> pd.DataFrame:
+    """The request as a DataFrame; input that cannot be one is the client's mistake."""
+    if isinstance(model_input, pd.DataFrame):
+        return model_input
+    try:
+        return pd.DataFrame(model_input)
+    except (ValueError, TypeError) as error:
+        raise schema.SchemaError(f"the input is not a table of rows: {error}") from None
+
+
+def predictions(price_model: model.PriceModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Price and interval per row, in order; raises SchemaError listing every invalid value."""
+    if len(frame) == 0:
+        return pd.DataFrame(EMPTY, columns=COLUMNS)
+    price, low, high = price_model.predict(features.encode(frame))
+    # One float block: cheaper to build and to serialise than three separate columns.
+    return pd.DataFrame(np.column_stack((price, low, high)), columns=COLUMNS)
 
 
 class DiamondPriceModel(mlflow.pyfunc.PythonModel):
@@ -23,16 +44,11 @@ class DiamondPriceModel(mlflow.pyfunc.PythonModel):
         self.price_model = model.load_price_model(context.artifacts[ESTIMATOR_ARTIFACT])
 
     def predict(self, context, model_input, params=None):
-        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        if frame.empty:
-            return pd.DataFrame({name: np.empty(0) for name in schema.PREDICTIONS})
         try:
-            x = features.encode(frame)
+            return predictions(self.price_model, as_table(model_input))
         except schema.SchemaError as error:
             # INVALID_PARAMETER_VALUE is what MLflow's server turns into HTTP 400.
             raise MlflowException.invalid_parameter_value(str(error)) from None
-        price, low, high = self.price_model.predict(x)
-        return pd.DataFrame(dict(zip(schema.PREDICTIONS, (price, low, high))))
 
 
 mlflow.models.set_model(DiamondPriceModel())
