@@ -35,7 +35,7 @@ def run(data: str, registered_model: str, promote: str, **model_values) -> str:
     with tracking.start_step() as active:
         tracking.log_new_params(params.as_dict() | {"data": data})
         for context, table in (("training", train), ("testing", test)):
-            tracking.log_table_input(table, data_file(context), context, source)
+            tracking.log_table_input(table, datasets.SPLIT_FILES[context], context, source)
         price_model = model.fit_price_model(
             features.encode(train), train[schema.TARGET.name].to_numpy(dtype=float), params
         )
@@ -49,7 +49,3 @@ def run(data: str, registered_model: str, promote: str, **model_values) -> str:
                 digest = mlflow.data.from_pandas(test).digest
                 promotion.gate_version(registered_model, version, test, scores, digest)
         return active.info.run_id
-
-
-def data_file(context: str) -> str:
-    return datasets.SPLIT_FILES[context]

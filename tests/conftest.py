@@ -37,7 +37,7 @@ class Store:
         env.update(extra)
         return env
 
-    def mlflow(self, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    def mlflow(self, *args: str, timeout: float = 900, **env: str) -> subprocess.CompletedProcess:
         """Run the `mlflow` CLI in this folder; never raises on a non-zero exit."""
         return subprocess.run(
             [str(BIN_DIR / "mlflow"), *args], cwd=self.folder, env=self.env(**env),
