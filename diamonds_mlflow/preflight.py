@@ -35,12 +35,12 @@ def resolve(client: MlflowClient, name: str, ref: str) -> str | None:
     if ref.startswith("@"):
         return client.get_registered_model(name).aliases.get(ref[1:])
     if ref.isdigit():
-        return ref if any(v.version == ref for v in registry.versions(client, name)) else None
+        return ref if any(str(v.version) == ref for v in registry.versions(client, name)) else None
     if ref.lower() == "latest":
         latest = registry.latest_version(client, name)
-        return latest.version if latest else None
+        return str(latest.version) if latest else None
     stage = [v for v in registry.versions(client, name) if v.current_stage.lower() == ref.lower()]
-    return stage[-1].version if stage else None
+    return str(stage[-1].version) if stage else None
 
 
 def problem(model_uri: str) -> str | None:

@@ -80,8 +80,8 @@ def latest_version(client: MlflowClient, name: str) -> ModelVersion | None:
 
 def champion_version(client: MlflowClient, name: str) -> str | None:
     """The version alias `champion` points at, or None."""
-    aliases = retry_busy(lambda: client.get_registered_model(name)).aliases
-    return aliases.get(CHAMPION)
+    version = retry_busy(lambda: client.get_registered_model(name)).aliases.get(CHAMPION)
+    return None if version is None else str(version)
 
 
 def move_stage(client: MlflowClient, name: str, version: str, stage: str,
@@ -112,7 +112,7 @@ def reconcile(client: MlflowClient, name: str) -> str:
         in_production = production_versions(client, name)
         if not in_production:
             raise RegistryConflict(f"no version of {name!r} is left in {PRODUCTION}")
-        winner = in_production[-1].version
+        winner = str(in_production[-1].version)  # a SQL store says int, a server says str
         for loser in in_production[:-1]:
             move_stage(client, name, loser.version, ARCHIVED)
         if champion_version(client, name) != winner:
@@ -126,7 +126,7 @@ def reconcile(client: MlflowClient, name: str) -> str:
 
 
 def is_settled(client: MlflowClient, name: str, winner: str) -> bool:
-    in_production = [v.version for v in production_versions(client, name)]
+    in_production = [str(v.version) for v in production_versions(client, name)]
     return in_production == [winner] and champion_version(client, name) == winner
 
 

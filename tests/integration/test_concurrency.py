@@ -34,9 +34,9 @@ def test_four_trains_at_once_all_succeed_and_leave_one_production_version(store)
         assert "database is locked" not in output
     client = store.client()
     versions = registry.versions(client, "diamonds")
-    assert [v.version for v in versions] == [str(n) for n in range(1, RUNS + 1)]
+    assert [str(v.version) for v in versions] == [str(n) for n in range(1, RUNS + 1)]
     assert len({v.run_id for v in versions}) == RUNS
-    in_production = [v.version for v in versions if v.current_stage == registry.PRODUCTION]
+    in_production = [str(v.version) for v in versions if v.current_stage == registry.PRODUCTION]
     assert len(in_production) == 1
     assert registry.champion_version(client, "diamonds") == in_production[0]
     # The gate decided on each version; whichever won, none is left half-promoted.

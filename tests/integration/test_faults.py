@@ -22,7 +22,7 @@ PRODUCTION_URI = f"models:/{NAME}/Production"
 
 def registry_state(store: Store) -> tuple:
     client = store.client()
-    versions = [(v.version, v.current_stage) for v in registry.versions(client, NAME)]
+    versions = [(str(v.version), v.current_stage) for v in registry.versions(client, NAME)]
     return versions, client.get_registered_model(NAME).aliases
 
 

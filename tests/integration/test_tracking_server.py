@@ -21,11 +21,11 @@ ROWS = {"columns": ["carat", "cut", "color", "clarity", "depth", "table", "x", "
 
 
 def production(client) -> list[str]:
-    return [v.version for v in registry.production_versions(client, NAME)]
+    return [str(v.version) for v in registry.production_versions(client, NAME)]
 
 
 def champion(client) -> str | None:
-    return client.get_registered_model(NAME).aliases.get(registry.CHAMPION)
+    return registry.champion_version(client, NAME)
 
 
 def new_versions(client, count: int) -> list[str]:
