@@ -146,7 +146,7 @@ def tracking_server(tmp_path_factory) -> TrackingServer:
     server = subprocess.Popen(
         [str(BIN_DIR / "mlflow"), "server", "--backend-store-uri",
          f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination", str(folder / "artifacts"),
-         "--host", LOOPBACK, "--port", str(port), "--workers", "2"],
+         "--host", LOOPBACK, "--port", str(port), "--workers", "1"],
         cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://{LOOPBACK}:{port}"

@@ -6,6 +6,7 @@ The git daemon serves what is committed; uncommitted work is not part of these r
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import pytest
 from mlflow.utils.mlflow_tags import (
     MLFLOW_GIT_BRANCH,
     MLFLOW_GIT_COMMIT,
+    MLFLOW_GIT_REPO_URL,
     MLFLOW_PARENT_RUN_ID,
     MLFLOW_PROJECT_ENTRY_POINT,
     MLFLOW_PROJECT_ENV,
@@ -20,7 +22,7 @@ from mlflow.utils.mlflow_tags import (
 )
 
 from diamonds_mlflow import tracking
-from tests.conftest import PROJECT_DIR, Store, quick_training
+from tests.conftest import Store, quick_training
 from tests.integration.conftest import git, run_mlflow
 
 pytestmark = pytest.mark.slow
@@ -45,40 +47,45 @@ def code_version_at(url: str, commit: str, folder) -> str:
     return done.stdout.strip()
 
 
-def test_train_runs_from_the_git_url_in_an_empty_directory(git_server, tmp_path):
+def train_runs(store: Store) -> dict:
+    return {r.data.tags[MLFLOW_GIT_COMMIT]: r for r in project_runs(store.client(), "train")}
+
+
+def assert_ran_the_code_of(run, url: str, commit: str, scratch) -> None:
+    assert run.info.status == "FINISHED"
+    assert run.data.tags[MLFLOW_GIT_COMMIT] == commit
+    assert run.data.tags[tracking.CODE_VERSION_TAG] == code_version_at(url, commit, scratch)
+
+
+def test_train_runs_from_the_git_url_at_a_branch_in_an_empty_directory(git_server, tmp_path):
+    # The default branch runs from the URL in the `main` test; here a branch is asked for.
     empty, store = tmp_path / "empty", Store(tmp_path / "store")
     empty.mkdir(), store.folder.mkdir()
-    finished = run_mlflow(empty, "run", git_server.url, "-e", "train",
-                          *quick_training(max_depth="3"), "--env-manager", "local",
-                          MLFLOW_TRACKING_URI=store.uri)
+    finished = run_mlflow(empty, "run", git_server.url, "-e", "train", "--version",
+                          git_server.branch, *quick_training(max_depth="3"),
+                          "--env-manager", "local", MLFLOW_TRACKING_URI=store.uri)
     assert finished.returncode == 0, finished.output[-3000:]
     # A local store keeps artifacts in the caller's ./mlruns; nothing else lands there.
     assert set(os.listdir(empty)) <= {"mlruns"}
-    (run,) = project_runs(store.client(), "train")
-    assert run.info.status == "FINISHED"
-    assert run.data.tags[MLFLOW_GIT_COMMIT] == git_server.head
+    (run,) = train_runs(store).values()
+    assert_ran_the_code_of(run, git_server.url, git_server.branch_tip, tmp_path / "checkout")
+    assert run.data.tags[MLFLOW_GIT_BRANCH] == git_server.branch
     assert run.data.tags[MLFLOW_SOURCE_NAME] == git_server.url
     assert run.data.params["max_depth"] == "3"
     (version,) = store.client().search_model_versions("name = 'diamonds'")
     assert (version.run_id, version.current_stage) == (run.info.run_id, "Production")
 
 
-def test_version_runs_exactly_that_commit_or_branch(git_server, tmp_path):
+def test_train_runs_from_the_git_url_at_a_commit_no_branch_points_at(git_server, tmp_path):
     store = Store(tmp_path)
-    wanted = {git_server.branch: git_server.branch_tip,
-              git_server.branch_middle: git_server.branch_middle}
-    for version in wanted:
-        finished = run_mlflow(tmp_path, "run", git_server.url, "-e", "train", "--version",
-                              version, *quick_training(max_iter="5", registered_model=""),
-                              "--env-manager", "local", MLFLOW_TRACKING_URI=store.uri)
-        assert finished.returncode == 0, finished.output[-3000:]
-    runs = {r.data.tags[MLFLOW_GIT_COMMIT]: r for r in project_runs(store.client(), "train")}
-    assert set(runs) == set(wanted.values())
-    assert runs[git_server.branch_tip].data.tags[MLFLOW_GIT_BRANCH] == git_server.branch
-    for commit, run in runs.items():
-        expected = code_version_at(git_server.url, commit, tmp_path / commit)
-        assert run.data.tags[tracking.CODE_VERSION_TAG] == expected, commit
-    assert len({r.data.tags[tracking.CODE_VERSION_TAG] for r in runs.values()}) == 2
+    finished = run_mlflow(tmp_path, "run", git_server.url, "-e", "train", "--version",
+                          git_server.branch_middle,
+                          *quick_training(max_iter="5", registered_model=""),
+                          "--env-manager", "local", MLFLOW_TRACKING_URI=store.uri)
+    assert finished.returncode == 0, finished.output[-3000:]
+    (run,) = train_runs(store).values()
+    assert_ran_the_code_of(run, git_server.url, git_server.branch_middle, tmp_path / "checkout")
+    assert MLFLOW_GIT_BRANCH not in run.data.tags
 
 
 def test_an_unknown_version_fails_within_seconds_naming_it(git_server, tmp_path):
@@ -92,7 +99,7 @@ def test_an_unknown_version_fails_within_seconds_naming_it(git_server, tmp_path)
 
 
 def test_main_from_the_git_url_runs_its_nested_steps_from_the_same_checkout_and_env(
-        git_main_on_server, git_server, tracking_server):
+        git_main_on_server, git_server, tracking_server, tmp_path):
     assert git_main_on_server.returncode == 0, git_main_on_server.output[-3000:]
     client = tracking_server.client()
     (parent,) = project_runs(client, "main")
@@ -100,11 +107,17 @@ def test_main_from_the_git_url_runs_its_nested_steps_from_the_same_checkout_and_
                 if r.data.tags.get(MLFLOW_PARENT_RUN_ID) == parent.info.run_id]
     assert sorted(r.data.tags[MLFLOW_PROJECT_ENTRY_POINT] for r in children) == [
         "evaluate", "prepare", "train"]
+    assert parent.data.tags[MLFLOW_SOURCE_NAME] == git_server.url
+    checkout = re.search(rf"Fetching project from {git_server.url} into (\S+) ===",
+                         git_main_on_server.output).group(1)
     for run in [parent, *children]:
         tags = run.data.tags
         assert run.info.status == "FINISHED"
         assert tags[MLFLOW_GIT_COMMIT] == git_server.head
-        # The children name the checkout's origin, not this working tree.
-        assert tags[MLFLOW_SOURCE_NAME].startswith(git_server.url)
-        assert str(PROJECT_DIR) not in tags[MLFLOW_SOURCE_NAME]
+        assert tags[MLFLOW_GIT_REPO_URL] == git_server.url
         assert tags[MLFLOW_PROJECT_ENV] == "uv"
+    expected = code_version_at(git_server.url, git_server.head, tmp_path / "checkout")
+    for child in children:
+        # The steps ran from the parent's fetched checkout, not from this working tree.
+        assert child.data.tags[MLFLOW_SOURCE_NAME] == f"file://{checkout}"
+        assert child.data.tags[tracking.CODE_VERSION_TAG] == expected

@@ -31,7 +31,8 @@ def champion(client) -> str | None:
 def new_versions(client, count: int) -> list[str]:
     """More versions holding Production's model: promotion is about the registry, not training."""
     source = client.get_model_version(NAME, production(client)[0])
-    return [client.create_model_version(NAME, source.source, run_id=source.run_id).version
+    return [str(client.create_model_version(NAME, source.source, run_id=source.run_id,
+                                            model_id=source.model_id).version)
             for _ in range(count)]
 
 
