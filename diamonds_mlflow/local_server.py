@@ -23,11 +23,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serving_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def serving_env(bin_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    # MLflow starts uvicorn by name: this environment's bin/ must be found first.
-    env["PATH"] = f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra or {})
+    # MLflow starts uvicorn by name: the serving environment's bin/ must be found first.
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
@@ -43,7 +43,7 @@ class ModelServer:
         self.log = Path(tempfile.mkdtemp(prefix="mlflow-serve-")) / "serve.log"
         self.command = [str(mlflow), "models", "serve", "-m", model_uri, "--env-manager",
                         env_manager, "-h", "127.0.0.1", "-p", str(self.port)]
-        self.env = serving_env(env)
+        self.env = serving_env(Path(mlflow).parent, env)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "ModelServer":
