@@ -88,8 +88,14 @@ def is_uri(source: str) -> bool:
 
 
 def source_exists(source: str) -> bool:
-    """Cheap check before any work: local files must exist; URIs are checked when fetched."""
-    return source == BUNDLED or is_uri(source) or Path(source).is_file()
+    """Cheap check before any work: local files must exist; URIs are checked when fetched.
+
+    A relative path is refused even when it exists: MLflow starts every step inside the
+    project's folder (a fresh checkout when run from a Git URL), so it would name a file there
+    rather than one beside the caller.
+    """
+    return source == BUNDLED or is_uri(source) or (
+        Path(source).is_absolute() and Path(source).is_file())
 
 
 def source_digest(source: str) -> str:
@@ -100,6 +106,9 @@ def source_digest(source: str) -> str:
 def fetch(uri: str) -> Path:
     """A local path for `uri`, downloading it with MLflow when it is remote."""
     if not is_uri(uri):
+        if not Path(uri).is_absolute():
+            raise DataError(f"{uri!r} is a relative path; steps run in the project's folder, "
+                            "so give an absolute path or a URI")
         if not Path(uri).exists():
             raise DataError(f"{uri!r} does not exist (give an absolute path or a URI)")
         return Path(uri)

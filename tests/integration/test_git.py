@@ -21,7 +21,7 @@ from mlflow.utils.mlflow_tags import (
     MLFLOW_SOURCE_NAME,
 )
 
-from diamonds_mlflow import tracking
+from diamonds_mlflow import data, tracking
 from tests.conftest import Store, quick_training
 from tests.integration.conftest import git, run_mlflow
 
@@ -121,3 +121,13 @@ def test_main_from_the_git_url_runs_its_nested_steps_from_the_same_checkout_and_
         # The steps ran from the parent's fetched checkout, not from this working tree.
         assert child.data.tags[MLFLOW_SOURCE_NAME] == f"file://{checkout}"
         assert child.data.tags[tracking.CODE_VERSION_TAG] == expected
+
+
+def test_a_relative_source_is_refused_even_where_it_exists(tmp_path, monkeypatch):
+    # In a step, the working directory is the checkout, not the caller's folder.
+    (tmp_path / "prices.csv").write_text("carat,price\n")
+    monkeypatch.chdir(tmp_path)
+    assert not data.source_exists("prices.csv")
+    assert data.source_exists(str(tmp_path / "prices.csv"))
+    with pytest.raises(data.DataError, match="'prices.csv' is a relative path"):
+        data.fetch("prices.csv")
