@@ -37,7 +37,7 @@ def package_copy(folder: Path) -> Path:
 def log_served_model(price_model: model.PriceModel, example: pd.DataFrame):
     """Log the pyfunc (code, not pickle) with signature and example; return MLflow's ModelInfo."""
     folder = tracking.scratch_dir()
-    estimator = folder / "price_model.skops"
+    estimator = folder / "price_model.npz"
     model.save_price_model(price_model, estimator)
     return mlflow.pyfunc.log_model(
         name=MODEL_NAME,

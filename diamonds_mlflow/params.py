@@ -64,6 +64,8 @@ MODEL = (
           lambda v: 2 <= v <= 10),
     Param("interval", "float", _model.interval, "a coverage strictly between 0 and 1",
           lambda v: 0 < v < 1),
+    Param("price_weight", "float", _model.price_weight, "a weight from 0 to 1",
+          lambda v: 0 <= v <= 1),
 )
 DATA = Param("data", "string", "",
              "empty (the default split) or a folder or URI holding train.parquet and test.parquet")
