@@ -40,6 +40,11 @@ def run(model_uri: str, data: str, registered_model: str, promote: str) -> str:
             # SHAP is not installed, and explaining a tree bag is not this step's job.
             evaluator_config={"log_model_explainability": False},
         )
+        # The decision itself is `gate.decide`, through `promotion.gate_version`, as in
+        # `train`: mlflow.validate_evaluation_results would need an EvaluationResult that
+        # `train` never makes, reports by exception, and cannot say "coverage within 5 points
+        # of nominal" without a custom metric. One pure function keeps the three steps
+        # agreeing; mlflow.models.evaluate above gives the run MLflow's standard view.
         scores = promotion.score(scored)
         mlflow.log_metrics({f"holdout_{key}": value for key, value in scores.items()})
         figures = plots.errors(scored)

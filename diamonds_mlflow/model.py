@@ -124,7 +124,6 @@ def walk(forest: Forest, x: np.ndarray) -> np.ndarray:
 
     Cheapest for a few rows: its cost is `depth` vectorised steps, whatever the tree count.
     """
-    x = np.ascontiguousarray(x, dtype=np.float64)
     row_start = (np.arange(len(x)) * x.shape[1])[:, None]
     flat_x = x.ravel()
     node = np.broadcast_to(forest.roots, (len(x), forest.n_trees)).copy()
@@ -134,41 +133,36 @@ def walk(forest: Forest, x: np.ndarray) -> np.ndarray:
     return forest.baseline + forest.value.take(node).sum(axis=1)
 
 
-def native_trees(forest: Forest) -> list[np.ndarray]:
-    """Each tree as scikit-learn's node records, for its compiled single-tree walker."""
-    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+def compiled_trees(forest: Forest) -> list[tuple[object, np.ndarray]]:
+    """Each tree as a scikit-learn decision `Tree` (its compiled `apply` finds leaves about
+    twice as fast as the boosting walker) with its leaf values."""
+    from sklearn.tree._tree import NODE_DTYPE, Tree
 
+    leaf_marker, no_feature = -1, -2  # scikit-learn's TREE_LEAF and TREE_UNDEFINED
     bounds = np.append(forest.roots, len(forest.left))
     trees = []
     for start, end in zip(bounds[:-1], bounds[1:]):
-        local = np.arange(end - start)
         left = forest.left[start:end] - start
-        records = np.zeros(end - start, dtype=PREDICTOR_RECORD_DTYPE)
-        records["is_leaf"] = left == local
-        records["feature_idx"] = forest.feature[start:end]
-        records["num_threshold"] = forest.threshold[start:end]
-        records["left"] = left
-        records["right"] = left + 1
-        records["value"] = forest.value[start:end]
-        trees.append(records)
+        leaf = left == np.arange(end - start)
+        nodes = np.zeros(end - start, dtype=NODE_DTYPE)
+        nodes["left_child"] = np.where(leaf, leaf_marker, left)
+        nodes["right_child"] = np.where(leaf, leaf_marker, left + 1)
+        nodes["feature"] = np.where(leaf, no_feature, forest.feature[start:end])
+        nodes["threshold"] = np.where(leaf, no_feature, forest.threshold[start:end])
+        values = np.ascontiguousarray(forest.value[start:end])
+        tree = Tree(DESIGN_COLUMNS, np.array([1], dtype=np.intp), 1)
+        tree.__setstate__({"max_depth": forest.depth, "node_count": end - start,
+                           "nodes": nodes, "values": values.reshape(-1, 1, 1)})
+        trees.append((tree, values))
     return trees
 
 
-# No categorical splits: these stand in for the category bitsets the compiled walker expects.
-_NO_BITSETS = np.zeros((0, 8), dtype=np.uint32)
-_FEATURE_MAP = np.zeros(len(schema.FEATURE_NAMES) + 1, dtype=np.uint32)
-
-
-def walk_compiled(trees: list[np.ndarray], baseline: float, x: np.ndarray) -> np.ndarray:
-    """Raw predictions tree by tree with scikit-learn's compiled walker, on one thread."""
-    from sklearn.ensemble._hist_gradient_boosting._predictor import _predict_from_raw_data
-
-    x = np.ascontiguousarray(x, dtype=np.float64)
+def walk_compiled(trees: list[tuple[object, np.ndarray]], baseline: float,
+                  x: np.ndarray) -> np.ndarray:
+    """Raw predictions tree by tree with scikit-learn's compiled `Tree.apply` (float32 rows)."""
     total = np.full(len(x), baseline)
-    out = np.empty(len(x))
-    for records in trees:
-        _predict_from_raw_data(records, x, _NO_BITSETS, _NO_BITSETS, _FEATURE_MAP, 1, out)
-        total += out
+    for tree, values in trees:
+        total += values.take(tree.apply(x))
     return total
 
 
@@ -194,15 +188,20 @@ def chunks(n_rows: int, n_threads: int) -> list[slice]:
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+DESIGN_COLUMNS = len(schema.FEATURE_NAMES) + 1
+
+
 def design(x: np.ndarray) -> np.ndarray:
     """The schema's features plus the stone's volume x·y·z, which trees cannot multiply out.
 
     The volume does not involve carat, so constraining carat alone still makes the price
-    non-decreasing in carat with every other input fixed.
+    non-decreasing in carat with every other input fixed. Rows are float32, the type
+    scikit-learn's compiled tree walker reads; both walkers compare the same float32 values
+    with the same thresholds, so a row's price does not depend on its batch size.
     """
     index = {name: i for i, name in enumerate(schema.FEATURE_NAMES)}
     volume = x[:, index["x"]] * x[:, index["y"]] * x[:, index["z"]]
-    return np.column_stack([x.astype(np.float64), volume])
+    return np.ascontiguousarray(np.column_stack([x, volume]), dtype=np.float32)
 
 
 def design_constraints() -> list[int]:
@@ -223,14 +222,14 @@ class PriceModel:
     price_weight: float
     # offsets[cut_code] = (low, high) quantiles of out-of-fold log residuals for that cut
     offsets: np.ndarray
-    _trees: dict[str, list[np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
+    _trees: dict[str, list] = field(default_factory=dict, repr=False, compare=False)
 
     def raw(self, name: str, x: np.ndarray) -> np.ndarray:
         forest = getattr(self, name)
         if len(x) * forest.n_trees <= NUMPY_WALK_CELLS:
             return walk(forest, x)
         if name not in self._trees:
-            self._trees[name] = native_trees(forest)
+            self._trees[name] = compiled_trees(forest)
         parts = chunks(len(x), len(os.sched_getaffinity(0)))
         if len(parts) == 1:
             return walk_compiled(self._trees[name], forest.baseline, x)

@@ -28,42 +28,81 @@ def score(scored: pd.DataFrame) -> dict[str, float]:
     )
 
 
-def model_card(version: str, decision: gate.Decision, candidate: dict, params: dict,
-               data_digest: str) -> str:
+def comparison(candidate: dict[str, float], champion: dict[str, float] | None) -> dict[str, float]:
+    """Production's scores on the same rows, as metrics beside the candidate's (empty if none)."""
+    if champion is None:
+        return {}
+    shared = ("rmse", "mae", "r2", "mape", "interval_coverage")
+    return {f"champion_{key}": champion[key] for key in shared} | {
+        "rmse_change_vs_champion": candidate["rmse"] - champion["rmse"]
+    }
+
+
+def gate_tags(decision: gate.Decision, candidate: dict[str, float], champion_version: str | None,
+              champion: dict[str, float] | None) -> dict[str, str]:
+    return {
+        "gate.decision": "promoted" if decision.promote else "rejected",
+        "gate.reason": decision.reason,
+        "gate.candidate_rmse": f"{candidate['rmse']:.4f}",
+        "gate.candidate_r2": f"{candidate['r2']:.4f}",
+        "gate.candidate_interval_coverage": f"{candidate['interval_coverage']:.4f}",
+        "gate.champion_version": champion_version or "none",
+        "gate.champion_rmse": f"{champion['rmse']:.4f}" if champion else "none",
+    }
+
+
+def model_card(version: str, decision: gate.Decision, candidate: dict[str, float],
+               champion_version: str | None, champion: dict[str, float] | None,
+               params: dict, data_digest: str, nominal: float,
+               thresholds: gate.Thresholds = gate.Thresholds()) -> str:
+    """The version's description: what was decided and on which numbers, in a few lines."""
+    per_cut = ", ".join(f"{key.removeprefix('interval_coverage_cut_').replace('_', ' ')} "
+                        f"{value:.3f}" for key, value in candidate.items()
+                        if key.startswith("interval_coverage_cut_"))
+    against = (f"Production version {champion_version} on the same rows: rmse "
+               f"{champion['rmse']:.1f}, r2 {champion['r2']:.4f}, mape {champion['mape']:.4f}."
+               if champion else "No version was in Production.")
     lines = [
         f"Version {version}: {'promoted' if decision.promote else 'not promoted'} — "
         f"{decision.reason}.",
+        f"Gate: r2 >= {thresholds.min_r2}, interval coverage within "
+        f"{thresholds.max_coverage_gap} of nominal, rmse no worse than Production.",
         f"Test data digest: {data_digest}.",
         "Parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(params.items())) + ".",
         "Holdout: " + ", ".join(f"{k}={candidate[k]:.4g}" for k in ("rmse", "mae", "r2", "mape"))
-        + f"; interval coverage {candidate['interval_coverage']:.3f}"
-        f" (mean relative width {candidate['interval_relative_width']:.3f}).",
+        + ".",
+        f"Interval ({nominal:.0%} nominal): coverage {candidate['interval_coverage']:.3f}, "
+        f"mean relative width {candidate['interval_relative_width']:.3f}; by cut: {per_cut}.",
+        against,
     ]
     return "\n".join(lines)
 
 
 def gate_version(name: str, version: str, test: pd.DataFrame, candidate: dict[str, float],
                  data_digest: str) -> gate.Decision:
-    """Compare `version` with Production on `test`; promote it if the gate says so; record why."""
+    """Compare `version` with Production on `test`; promote it if the gate says so; record why.
+
+    Called inside the step's active run, which gets the comparison as metrics and the
+    decision as tags; the version gets the same tags and a model card as its description.
+    """
     client = MlflowClient()
     params = client.get_run(client.get_model_version(name, version).run_id).data.params
-    champion = registry.production_version(client, name)
-    champion_scores = None
-    if champion is not None and champion.version != version:
-        champion_scores = score(predict_table(f"models:/{name}/{champion.version}", test))
-    decision = gate.decide(candidate, champion_scores, float(params.get("interval", 0.8)))
+    nominal = float(params.get("interval", 0.8))
+    production = registry.production_version(client, name)
+    champion_version = None if production is None else str(production.version)
+    champion = None
+    if champion_version is not None and champion_version != str(version):
+        champion = score(predict_table(f"models:/{name}/{champion_version}", test))
+    else:
+        champion_version = None
+    decision = gate.decide(candidate, champion, nominal)
     if decision.promote:
         registry.promote(client, name, version)
-    tags = {
-        "gate.decision": "promoted" if decision.promote else "rejected",
-        "gate.reason": decision.reason,
-        "gate.candidate_rmse": f"{candidate['rmse']:.4f}",
-        "gate.champion_version": champion.version if champion else "none",
-        "gate.champion_rmse": f"{champion_scores['rmse']:.4f}" if champion_scores else "none",
-    }
+    tags = gate_tags(decision, candidate, champion_version, champion)
     registry.tag(client, name, version, tags)
     mlflow.set_tags(tags)
-    client.update_model_version(
-        name, version, description=model_card(version, decision, candidate, params, data_digest)
-    )
+    mlflow.log_metrics(comparison(candidate, champion))
+    card = model_card(version, decision, candidate, champion_version, champion, params,
+                      data_digest, nominal)
+    registry.retry_busy(lambda: client.update_model_version(name, version, description=card))
     return decision

@@ -75,13 +75,14 @@ def test_breadth_first_puts_each_splits_children_side_by_side():
 
 def test_merged_forest_predicts_the_mean_of_its_estimators_with_either_walker():
     x, price = synthetic(3000)
+    rows = model.design(x)
     estimators = [HistGradientBoostingRegressor(max_iter=25, random_state=seed)
-                  .fit(x[seed::2], np.log(price[seed::2])) for seed in (0, 1)]
+                  .fit(rows[seed::2], np.log(price[seed::2])) for seed in (0, 1)]
     forest = model.merge_trees(estimators)
-    expected = np.mean([est.predict(x) for est in estimators], axis=0)
+    expected = np.mean([est.predict(rows) for est in estimators], axis=0)
     assert forest.n_trees == 50
-    assert np.allclose(model.walk(forest, x), expected, rtol=0, atol=1e-12)
-    compiled = model.walk_compiled(model.native_trees(forest), forest.baseline, x)
+    assert np.allclose(model.walk(forest, rows), expected, rtol=0, atol=1e-12)
+    compiled = model.walk_compiled(model.compiled_trees(forest), forest.baseline, rows)
     assert np.allclose(compiled, expected, rtol=0, atol=1e-12)
 
 
