@@ -31,8 +31,10 @@ def champion(client) -> str | None:
 def new_versions(client, count: int) -> list[str]:
     """More versions holding Production's model: promotion is about the registry, not training."""
     source = client.get_model_version(NAME, production(client)[0])
+    # The server insists on the logged model's id, which its own answer leaves out.
+    model_id = source.model_id or source.source.removeprefix("models:/")
     return [str(client.create_model_version(NAME, source.source, run_id=source.run_id,
-                                            model_id=source.model_id).version)
+                                            model_id=model_id).version)
             for _ in range(count)]
 
 
