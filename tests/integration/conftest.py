@@ -52,12 +52,12 @@ def wait_until(ready, what: str, timeout: float = 60, process: subprocess.Popen 
     raise TimeoutError(f"{what} was not ready within {timeout}s")
 
 
-def stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen, grace: float = 15) -> None:
     """End a server started with its own session, children included."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()

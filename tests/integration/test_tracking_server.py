@@ -47,7 +47,7 @@ def test_the_whole_workflow_logs_to_the_server_and_its_artifact_proxy(
     assert all(r.info.artifact_uri.startswith("mlflow-artifacts:/") for r in runs)
     # The clients sent their files through the server, which keeps them where it was told.
     stored = {path.name for path in tracking_server.artifacts.rglob("*") if path.is_file()}
-    assert {"train.parquet", "test.parquet", "MLmodel", "price_model.skops"} <= stored
+    assert {"train.parquet", "test.parquet", "MLmodel", "requirements.txt"} <= stored
     assert production(client) == [champion(client)]
 
 
@@ -89,7 +89,7 @@ def test_serving_production_from_the_server(git_main_on_server, tracking_server,
                    timeout=120, process=server)
         answer = requests.post(f"{url}/invocations", json={"dataframe_split": ROWS}, timeout=30)
     finally:
-        stop(server)
+        stop(server, grace=3)  # nothing to keep: no need to wait for a graceful shutdown
         log.close()
     assert answer.status_code == 200, answer.text
     predictions = answer.json()["predictions"]
