@@ -57,7 +57,7 @@ class Forest:
     left: np.ndarray  # index of the left child, or the node itself at a leaf
     value: np.ndarray  # leaf value already divided by the bag size (0 at splits)
     roots: np.ndarray  # index of each tree's root
-    baseline: float  # the bag's mean starting value, in log USD
+    baseline: float  # the estimators' mean starting value, in the target's units
     depth: int  # the deepest leaf: how many steps reach every leaf
 
     @property
@@ -227,14 +227,16 @@ class PriceModel:
     price_weight: float
     # offsets[cut_code] = (low, high) quantiles of out-of-fold log residuals for that cut
     offsets: np.ndarray
-    _trees: dict[str, list] = field(default_factory=dict, repr=False, compare=False)
+    _trees: dict[str, list] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        # Built once here, when serving loads the model, not on its first large request.
+        self._trees = {name: compiled_trees(getattr(self, name)) for name in FORESTS}
 
     def raw(self, name: str, x: np.ndarray) -> np.ndarray:
         forest = getattr(self, name)
         if len(x) * forest.n_trees <= NUMPY_WALK_CELLS:
             return walk(forest, x)
-        if name not in self._trees:
-            self._trees[name] = compiled_trees(forest)
         parts = chunks(len(x), len(os.sched_getaffinity(0)))
         if len(parts) == 1:
             return walk_compiled(self._trees[name], forest.baseline, x)
