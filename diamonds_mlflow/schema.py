@@ -149,10 +149,27 @@ def _level_lookup(spec: Category) -> dict[str, int]:
     return {level.casefold(): code for code, level in enumerate(spec.levels)}
 
 
+# Up to this many rows a plain Python pass beats factorize's fixed cost (a request of a few rows).
+FEW_ROWS = 32
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and value != value)
+
+
+def _distinct_keys(series: pd.Series) -> tuple[np.ndarray, list]:
+    """A key per row into the column's distinct values (-1 for a null), so that only the few
+    distinct values are normalised, not every row."""
+    if len(series) > FEW_ROWS:
+        return series.array.factorize()
+    seen: dict = {}
+    keys = [-1 if _missing(v) else seen.setdefault(v, len(seen)) for v in series.tolist()]
+    return np.array(keys, dtype=np.intp), list(seen)
+
+
 def category_codes(series: pd.Series, spec: Category) -> tuple[np.ndarray, list[Problem]]:
     """Integer grades (0 = worst) of one column, matched regardless of case and spaces."""
-    # Normalise the few distinct values, not every row; nulls get the key -1.
-    keys, distinct = series.array.factorize()  # the array: skips the Series wrapper's cost
+    keys, distinct = _distinct_keys(series)
     lookup = _level_lookup(spec)
     known = [lookup.get(str(value).strip().casefold(), -1) for value in distinct]
     codes = np.array(known + [-1], dtype=np.int8)[keys]
