@@ -33,7 +33,7 @@ def predictions(price_model: model.PriceModel, frame: pd.DataFrame) -> pd.DataFr
     if len(frame) == 0:
         return pd.DataFrame(EMPTY, columns=COLUMNS)
     price, low, high = price_model.predict(features.encode(frame))
-    # One float block: cheaper to build and to serialise than three separate columns.
+    # One float block: cheaper to build than three separate columns.
     return pd.DataFrame(np.column_stack((price, low, high)), columns=COLUMNS)
 
 
