@@ -56,9 +56,22 @@ def problem(model_uri: str) -> str | None:
             return f"no model named {name!r} is registered"
         return f"the registry cannot be read ({error.message})"
     if resolve(client, name, ref) is None:
-        what = f"alias {ref[1:]!r}" if ref.startswith("@") else f"{ref!r}"
-        return f"model {name!r} has no version {what}"
+        return f"{missing(name, ref)} ({present(client, name)})"
     return None
+
+
+def missing(name: str, ref: str) -> str:
+    if ref.startswith("@"):
+        return f"alias {ref[1:]!r} of model {name!r} points at no version"
+    if ref.isdigit() or ref.lower() == "latest":
+        return f"model {name!r} has no version {ref}"
+    return f"no version of model {name!r} is in stage {ref!r}"
+
+
+def present(client: MlflowClient, name: str) -> str:
+    found = registry.versions(client, name)
+    listed = ", ".join(f"{v.version}: {v.current_stage}" for v in found[-5:])
+    return f"its versions: {listed}" if found else "it has no versions"
 
 
 def where() -> str:

@@ -91,7 +91,7 @@ def without_production(store: Store) -> Store:
 
 @pytest.mark.parametrize("fixture, expected", [
     ("store", "no model named 'diamonds' is registered"),
-    ("trained_copy", "model 'diamonds' has no version 'Production'"),
+    ("trained_copy", "no version of model 'diamonds' is in stage 'Production' (its versions: 1: "),
 ], ids=["empty store", "no Production version"])
 def test_serving_a_missing_production_model_fails_before_binding_saying_where_and_what_to_do(
         fixture, expected, request):
