@@ -36,7 +36,7 @@ def decide(
             f"{thresholds.max_coverage_gap} from the nominal {nominal_coverage}",
         )
     if champion is None:
-        return Decision(True, "no version is in Production yet")
+        return Decision(True, "no other version is in Production to compare with")
     if candidate["rmse"] <= champion["rmse"]:
         return Decision(
             True, f"rmse {candidate['rmse']:.2f} is no worse than Production's {champion['rmse']:.2f}"

@@ -14,7 +14,7 @@ def scores(rmse=520.0, r2=0.98, coverage=0.80) -> dict[str, float]:
 def test_first_candidate_is_promoted_when_it_clears_the_floors():
     decision = gate.decide(scores(), None, NOMINAL)
     assert decision.promote
-    assert "no version is in Production" in decision.reason
+    assert "no other version is in Production" in decision.reason
 
 
 def test_candidate_below_the_r2_floor_is_refused_even_without_a_champion():
