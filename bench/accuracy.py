@@ -136,7 +136,8 @@ def main() -> None:
     print("\n".join(table_rows(results)))
     means = mean_by_name(results)
     ratio = means["ours"]["rmse"] / means[BASELINE]["rmse"]
-    print(f"\nours / forest mean RMSE: {ratio:.3f}; ours mean MAPE {100 * means['ours']['mape']:.2f} %")
+    mape = 100 * means["ours"]["mape"]
+    print(f"\nours / forest mean RMSE: {ratio:.3f}; ours mean MAPE {mape:.2f} %")
     print(f"\nInterval (nominal {params.interval:.0%}) on held-out rows, per seed:")
     for seed, scores in zip(args.seeds, coverage):
         print(f"  seed {seed}: " + ", ".join(f"{k.removeprefix('interval_')} {v:.3f}"

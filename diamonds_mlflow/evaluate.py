@@ -47,7 +47,9 @@ def run(model_uri: str, data: str, registered_model: str, promote: str) -> str:
         # agreeing; mlflow.models.evaluate above gives the run MLflow's standard view.
         scores = promotion.score(scored)
         mlflow.log_metrics({f"holdout_{key}": value for key, value in scores.items()})
-        figures = plots.errors(scored)
+        params = promotion.version_params(*version) if version else {}
+        nominal = promotion.nominal_coverage(params) if version else None
+        figures = plots.errors(scored, nominal)
         tracking.log_figures(figures, "plots")
         plots.close(figures)
         if promote == "true":

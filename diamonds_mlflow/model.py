@@ -175,10 +175,16 @@ NUMPY_WALK_CELLS = 50_000
 ROWS_PER_THREAD = 2_000
 
 
+def usable_cores() -> int:
+    # sched_getaffinity honours CPU pinning (containers, taskset) but exists on Linux only.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 @lru_cache(maxsize=1)
 def _thread_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0)),
-                              thread_name_prefix="price-model")
+    return ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="price-model")
 
 
 def chunks(n_rows: int, n_threads: int) -> list[slice]:
@@ -237,7 +243,7 @@ class PriceModel:
         forest = getattr(self, name)
         if len(x) * forest.n_trees <= NUMPY_WALK_CELLS:
             return walk(forest, x)
-        parts = chunks(len(x), len(os.sched_getaffinity(0)))
+        parts = chunks(len(x), usable_cores())
         if len(parts) == 1:
             return walk_compiled(self._trees[name], forest.baseline, x)
         jobs = [_thread_pool().submit(walk_compiled, self._trees[name], forest.baseline, x[part])

@@ -36,8 +36,11 @@ def exploration(table: pd.DataFrame) -> dict[str, plt.Figure]:
     figures["correlations.png"] = fig
     return figures
 
-def errors(scored: pd.DataFrame) -> dict[str, plt.Figure]:
-    """Figures of a test table with columns price, price_pred, price_low and price_high."""
+def errors(scored: pd.DataFrame, nominal: float | None = None) -> dict[str, plt.Figure]:
+    """Figures of a test table with columns price, price_pred, price_low and price_high.
+
+    `nominal` is the interval's promised coverage, drawn as the line coverage should meet.
+    """
     scored = scored.assign(
         residual=scored["price_pred"] - scored["price"],
         abs_pct_error=(scored["price_pred"] - scored["price"]).abs() / scored["price"] * 100,
@@ -65,6 +68,8 @@ def errors(scored: pd.DataFrame) -> dict[str, plt.Figure]:
     sns.barplot(coverage, x="price", y="covered", ax=ax)
     ax.tick_params(axis="x", rotation=45)
     ax.set_ylabel("interval coverage")
+    if nominal is not None:
+        ax.axhline(nominal, color="black", linewidth=1, linestyle="--")
     figures["coverage_by_price_band.png"] = fig
     return figures
 

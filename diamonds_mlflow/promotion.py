@@ -7,6 +7,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from diamonds_mlflow import data, features, gate, metrics, registry, schema
+from diamonds_mlflow.model import ModelParams
 
 
 def predict_table(model_uri: str, test: pd.DataFrame) -> pd.DataFrame:
@@ -26,6 +27,16 @@ def score(scored: pd.DataFrame) -> dict[str, float]:
     return metrics.regression(actual, scored["price_pred"].to_numpy()) | metrics.interval(
         actual, scored["price_low"].to_numpy(), scored["price_high"].to_numpy(), cut
     )
+
+
+def version_params(name: str, version: str) -> dict[str, str]:
+    """The parameters of the run that logged a registered version."""
+    client = MlflowClient()
+    return client.get_run(client.get_model_version(name, version).run_id).data.params
+
+
+def nominal_coverage(params: dict[str, str]) -> float:
+    return float(params.get("interval", ModelParams().interval))
 
 
 def comparison(candidate: dict[str, float], champion: dict[str, float] | None) -> dict[str, float]:
@@ -86,8 +97,8 @@ def gate_version(name: str, version: str, test: pd.DataFrame, candidate: dict[st
     decision as tags; the version gets the same tags and a model card as its description.
     """
     client = MlflowClient()
-    params = client.get_run(client.get_model_version(name, version).run_id).data.params
-    nominal = float(params.get("interval", 0.8))
+    params = version_params(name, version)
+    nominal = nominal_coverage(params)
     production = registry.production_version(client, name)
     champion_version = None if production is None else str(production.version)
     champion = None
