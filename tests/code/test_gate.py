@@ -53,3 +53,33 @@ def test_floors_win_over_a_better_rmse():
 def test_thresholds_can_be_tightened():
     strict = gate.Thresholds(min_r2=0.99)
     assert not gate.decide(scores(r2=0.98), None, NOMINAL, strict).promote
+
+
+def full_scores(rmse: float) -> dict[str, float]:
+    return scores(rmse=rmse) | {"mae": 260.0, "mape": 0.062, "interval_relative_width": 0.2,
+                                "interval_coverage_cut_fair": 0.79,
+                                "interval_coverage_cut_very_good": 0.81}
+
+
+def test_comparison_metrics_sit_beside_the_candidates_and_are_empty_without_a_champion():
+    from diamonds_mlflow import promotion
+
+    assert promotion.comparison(full_scores(510.0), None) == {}
+    logged = promotion.comparison(full_scores(510.0), full_scores(520.0))
+    assert logged["champion_rmse"] == 520.0
+    assert logged["rmse_change_vs_champion"] == -10.0
+
+
+def test_model_card_states_the_decision_and_the_numbers_behind_it():
+    from diamonds_mlflow import promotion
+
+    candidate, champion = full_scores(530.0), full_scores(520.0)
+    decision = gate.decide(candidate, champion, NOMINAL)
+    card = promotion.model_card("7", decision, candidate, "6", champion,
+                                {"max_iter": "150", "interval": "0.8"}, "abc123", NOMINAL)
+    assert card.startswith("Version 7: not promoted — rmse 530.00 is worse")
+    for words in ("digest: abc123", "max_iter=150", "rmse=530", "coverage 0.800",
+                  "fair 0.790", "very good 0.810", "Production version 6", "rmse 520.0"):
+        assert words in card, card
+    tags = promotion.gate_tags(decision, candidate, "6", champion)
+    assert tags["gate.decision"] == "rejected" and tags["gate.champion_rmse"] == "520.0000"
