@@ -78,7 +78,8 @@ def where() -> str:
     uri = mlflow.get_tracking_uri()
     if "MLFLOW_TRACKING_URI" in os.environ:
         return f"tracking URI {uri} (from MLFLOW_TRACKING_URI)"
-    return f"tracking URI {uri} (MLflow's default, as MLFLOW_TRACKING_URI is not set; cwd {os.getcwd()})"
+    return (f"tracking URI {uri} (MLflow's default, as MLFLOW_TRACKING_URI is not set;"
+            f" cwd {os.getcwd()})")
 
 
 def message(model_uri: str, reason: str) -> str:

@@ -30,19 +30,25 @@ class RegistryConflict(RuntimeError):
 
 
 def is_busy(error: Exception) -> bool:
-    """A store that is momentarily locked or overloaded, as opposed to a real refusal."""
+    """A write that may succeed if tried again, as opposed to a real refusal.
+
+    Either the store is momentarily locked, or two processes raced to create the same alias
+    (MLflow's SQL store looks for it, then inserts it), and the loser will find it next time.
+    """
     code = getattr(error, "error_code", "")
     text = str(error).lower()
-    return code == "TEMPORARILY_UNAVAILABLE" or "database is locked" in text or (
-        "database table is locked" in text
-    )
+    locked = "database is locked" in text or "database table is locked" in text
+    alias_race = "registered_model_alias" in text and ("unique" in text or "duplicate" in text)
+    return code == "TEMPORARILY_UNAVAILABLE" or locked or alias_race
 
 
-def retry_busy(call: Callable[[], T], attempts: int = BUSY_ATTEMPTS) -> T:
+def retry_busy(call: Callable[[], T], attempts: int = BUSY_ATTEMPTS,
+               landed: Callable[[], T | None] = lambda: None) -> T:
     """`call()`, again after a short random pause while SQLite says it is locked.
 
     SQLite refuses a write at once (whatever its busy timeout) when two transactions both try
-    to turn a read into a write; one simply has to try again.
+    to turn a read into a write; one simply has to try again. A call made of several writes may
+    have done its part before failing: `landed()` returns that result, so it is not repeated.
     """
     for attempt in range(attempts):
         try:
@@ -51,12 +57,21 @@ def retry_busy(call: Callable[[], T], attempts: int = BUSY_ATTEMPTS) -> T:
             if not is_busy(error) or attempt == attempts - 1:
                 raise
         time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+        done = landed()
+        if done is not None:
+            return done
     raise AssertionError("unreachable")
 
 
 def register(model_uri: str, name: str) -> ModelVersion:
     """A new version of `name` holding `model_uri` (the registered model is made if need be)."""
-    return retry_busy(lambda: mlflow.register_model(model_uri, name))
+    client = MlflowClient()
+
+    def registered() -> ModelVersion | None:
+        # Registering twice would leave a duplicate version, a gap in what users expect.
+        return next((v for v in versions(client, name) if v.source == model_uri), None)
+
+    return retry_busy(lambda: mlflow.register_model(model_uri, name), landed=registered)
 
 
 def versions(client: MlflowClient, name: str) -> list[ModelVersion]:
