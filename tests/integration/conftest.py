@@ -190,15 +190,44 @@ def uv_env_build_seconds(output: str) -> float | None:
     return ran[0] - created[0] if created and ran else None
 
 
+@dataclass
+class SmallData:
+    """A sample of the real table, as a source file and as a prepared split (absolute paths)."""
+
+    source: Path
+    split: Path
+
+
 @pytest.fixture(scope="session")
-def git_main_on_server(git_server, tracking_server, tmp_path_factory) -> Finished:
+def small_data(tmp_path_factory) -> SmallData:
+    """8,000 real rows: these tests check plumbing, and a quarter of the work per step is data."""
+    import pandas as pd
+
+    from diamonds_mlflow import data
+
+    folder = tmp_path_factory.mktemp("small-data")
+    table, _ = data.clean(pd.read_csv(data.BUNDLED_FILE).sample(8000, random_state=0))
+    table.to_csv(folder / "prices.csv", index=False)
+    data.write_split(*data.split(table, data.DEFAULT_TEST_SIZE, data.DEFAULT_SEED),
+                     folder / "split")
+    return SmallData(folder / "prices.csv", folder / "split")
+
+
+def quick_small_training(small_data: SmallData, **overrides: str) -> list[str]:
+    """`quick_training()` on the small split."""
+    return quick_training(data=str(small_data.split), **overrides)
+
+
+@pytest.fixture(scope="session")
+def git_main_on_server(git_server, tracking_server, small_data, tmp_path_factory) -> Finished:
     """The whole workflow from the git URL, in uv environments, against the team server.
 
     One run serves three test modules (git, environment managers, tracking server): it is the
     costliest command of the suite, and each module checks its own side of it.
     """
     empty = tmp_path_factory.mktemp("empty-cwd")
-    finished = run_mlflow(empty, "run", git_server.url, *quick_training(),
+    finished = run_mlflow(empty, "run", git_server.url,
+                          *quick_training(source=str(small_data.source)),
                           "--env-manager", "uv", MLFLOW_TRACKING_URI=tracking_server.url)
     finished.timings["uv_env_build"] = uv_env_build_seconds(finished.output) or 0.0
     print(f"\nmain from git with uv against the server: {finished.seconds:.0f}s "

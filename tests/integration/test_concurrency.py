@@ -7,26 +7,28 @@ import subprocess
 import pytest
 
 from diamonds_mlflow import registry
-from tests.conftest import BIN_DIR, PROJECT_DIR, Store, quick_training
+from tests.conftest import BIN_DIR, PROJECT_DIR, Store
+from tests.integration.conftest import quick_small_training
 
 pytestmark = pytest.mark.slow
 
 RUNS = 4
 
 
-def start_train(store: Store, index: int) -> subprocess.Popen:
+def start_train(store: Store, index: int, small_data) -> subprocess.Popen:
     log = open(store.folder / f"train-{index}.log", "w")
     return subprocess.Popen(
-        [str(BIN_DIR / "mlflow"), "run", str(PROJECT_DIR), "-e", "train", *quick_training(),
+        [str(BIN_DIR / "mlflow"), "run", str(PROJECT_DIR), "-e", "train",
+         *quick_small_training(small_data),
          "--env-manager", "local"],
         cwd=store.folder, env=store.env(), stdout=log, stderr=subprocess.STDOUT,
     )
 
 
-def test_four_trains_at_once_all_succeed_and_leave_one_production_version(store):
+def test_four_trains_at_once_all_succeed_and_leave_one_production_version(store, small_data):
     # A team's store exists before its members run against it; making it is not the race.
     store.client().search_experiments()
-    processes = [start_train(store, index) for index in range(RUNS)]
+    processes = [start_train(store, index, small_data) for index in range(RUNS)]
     codes = [process.wait(timeout=600) for process in processes]
     outputs = [(store.folder / f"train-{i}.log").read_text() for i in range(RUNS)]
     for code, output in zip(codes, outputs):

@@ -11,8 +11,9 @@ import time
 import pytest
 
 from diamonds_mlflow import registry, tracking
-from tests.conftest import BIN_DIR, PROJECT_DIR, Store, quick_training
-from tests.integration.conftest import LOOPBACK, free_port, port_is_free
+from tests.conftest import BIN_DIR, PROJECT_DIR, Store
+from tests.integration.conftest import (LOOPBACK, free_port, port_is_free,
+                                       quick_small_training)
 
 pytestmark = pytest.mark.slow
 
@@ -39,18 +40,19 @@ def wait_for_training(store: Store, process: subprocess.Popen, timeout: float = 
     raise AssertionError("the train step never started")
 
 
-def test_a_run_killed_mid_training_leaves_the_registry_as_it_was(trained_copy):
+def test_a_run_killed_mid_training_leaves_the_registry_as_it_was(trained_copy, small_data):
     before = registry_state(trained_copy)
     process = subprocess.Popen(
-        [str(BIN_DIR / "mlflow"), "run", str(PROJECT_DIR), "-e", "train", *quick_training(),
-         "--env-manager", "local"], cwd=trained_copy.folder, env=trained_copy.env(),
+        [str(BIN_DIR / "mlflow"), "run", str(PROJECT_DIR), "-e", "train",
+         *quick_small_training(small_data), "--env-manager", "local"],
+        cwd=trained_copy.folder, env=trained_copy.env(),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     wait_for_training(trained_copy, process)
     os.killpg(process.pid, signal.SIGKILL)  # the whole run: `mlflow run` and its step
     process.wait()
     assert registry_state(trained_copy) == before
-    again = trained_copy.run_project("-e", "train", *quick_training())
+    again = trained_copy.run_project("-e", "train", *quick_small_training(small_data))
     assert again.returncode == 0, again.stderr[-3000:]
     versions, _ = registry_state(trained_copy)
     assert [v for v, _ in versions] == [v for v, _ in before[0]] + [str(len(before[0]) + 1)]

@@ -22,8 +22,8 @@ from mlflow.utils.mlflow_tags import (
 )
 
 from diamonds_mlflow import data, tracking
-from tests.conftest import Store, quick_training
-from tests.integration.conftest import git, run_mlflow
+from tests.conftest import Store
+from tests.integration.conftest import git, quick_small_training, run_mlflow
 
 pytestmark = pytest.mark.slow
 
@@ -57,12 +57,13 @@ def assert_ran_the_code_of(run, url: str, commit: str, scratch) -> None:
     assert run.data.tags[tracking.CODE_VERSION_TAG] == code_version_at(url, commit, scratch)
 
 
-def test_train_runs_from_the_git_url_at_a_branch_in_an_empty_directory(git_server, tmp_path):
+def test_train_runs_from_the_git_url_at_a_branch_in_an_empty_directory(git_server, small_data,
+                                                                       tmp_path):
     # The default branch runs from the URL in the `main` test; here a branch is asked for.
     empty, store = tmp_path / "empty", Store(tmp_path / "store")
     empty.mkdir(), store.folder.mkdir()
     finished = run_mlflow(empty, "run", git_server.url, "-e", "train", "--version",
-                          git_server.branch, *quick_training(max_depth="3"),
+                          git_server.branch, *quick_small_training(small_data, max_depth="3"),
                           "--env-manager", "local", MLFLOW_TRACKING_URI=store.uri)
     assert finished.returncode == 0, finished.output[-3000:]
     # A local store keeps artifacts in the caller's ./mlruns; nothing else lands there.
@@ -76,11 +77,13 @@ def test_train_runs_from_the_git_url_at_a_branch_in_an_empty_directory(git_serve
     assert (version.run_id, version.current_stage) == (run.info.run_id, "Production")
 
 
-def test_train_runs_from_the_git_url_at_a_commit_no_branch_points_at(git_server, tmp_path):
+def test_train_runs_from_the_git_url_at_a_commit_no_branch_points_at(git_server, small_data,
+                                                                      tmp_path):
     store = Store(tmp_path)
     finished = run_mlflow(tmp_path, "run", git_server.url, "-e", "train", "--version",
                           git_server.branch_middle,
-                          *quick_training(max_iter="5", registered_model=""),
+                          *quick_small_training(small_data, max_iter="5",
+                                                  registered_model=""),
                           "--env-manager", "local", MLFLOW_TRACKING_URI=store.uri)
     assert finished.returncode == 0, finished.output[-3000:]
     (run,) = train_runs(store).values()
