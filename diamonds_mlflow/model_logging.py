@@ -9,7 +9,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 import sklearn
-import skops
 
 from diamonds_mlflow import model, schema, served_model, tracking
 
@@ -23,7 +22,6 @@ def requirements() -> list[str]:
         f"scikit-learn=={sklearn.__version__}",
         f"numpy=={np.__version__}",
         f"pandas=={pd.__version__}",
-        f"skops=={skops.__version__}",
     ]
 
 

@@ -20,34 +20,11 @@ from diamonds_mlflow import registry
 NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 
 
-def split_uri(model_uri: str) -> tuple[str, str]:
-    """(name, reference) of `models:/name/ref` or `models:/name@alias` (ref '@alias')."""
-    path = model_uri[len("models:/"):].strip("/")
-    if "@" in path:
-        name, alias = path.split("@", 1)
-        return name, "@" + alias
-    name, _, ref = path.partition("/")
-    return name, ref or "latest"
-
-
-def resolve(client: MlflowClient, name: str, ref: str) -> str | None:
-    """The version `ref` names, or None."""
-    if ref.startswith("@"):
-        return client.get_registered_model(name).aliases.get(ref[1:])
-    if ref.isdigit():
-        return ref if any(str(v.version) == ref for v in registry.versions(client, name)) else None
-    if ref.lower() == "latest":
-        latest = registry.latest_version(client, name)
-        return str(latest.version) if latest else None
-    stage = [v for v in registry.versions(client, name) if v.current_stage.lower() == ref.lower()]
-    return str(stage[-1].version) if stage else None
-
-
 def problem(model_uri: str) -> str | None:
     """Why `model_uri` cannot be served from the current registry, or None when it can."""
     if not model_uri.startswith("models:/"):
         return None  # runs:/ and paths: MLflow's own messages name the missing file
-    name, ref = split_uri(model_uri)
+    name, ref = registry.parse_model_uri(model_uri)
     client = MlflowClient()
     try:
         client.get_registered_model(name)
@@ -55,7 +32,7 @@ def problem(model_uri: str) -> str | None:
         if error.error_code == NOT_FOUND:
             return f"no model named {name!r} is registered"
         return f"the registry cannot be read ({error.message})"
-    if resolve(client, name, ref) is None:
+    if registry.resolve(client, name, ref) is None:
         return f"{missing(name, ref)} ({present(client, name)})"
     return None
 

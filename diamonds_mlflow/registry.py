@@ -150,16 +150,34 @@ def tag(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> 
         retry_busy(lambda: client.set_model_version_tag(name, version, key, str(value)))
 
 
-def version_of(client: MlflowClient, model_uri: str) -> tuple[str, str] | None:
-    """(name, version) behind a `models:/name/…` or `models:/name@alias` URI, else None."""
-    if not model_uri.startswith("models:/"):
-        return None
-    path = model_uri[len("models:/"):].rstrip("/")
+def parse_model_uri(model_uri: str) -> tuple[str, str]:
+    """(name, reference) of `models:/name/ref` or `models:/name@alias` (reference '@alias')."""
+    path = model_uri[len("models:/"):].strip("/")
     if "@" in path:
         name, alias = path.split("@", 1)
-        return name, client.get_model_version_by_alias(name, alias).version
+        return name, "@" + alias
     name, _, ref = path.partition("/")
+    return name, ref or "latest"
+
+
+def resolve(client: MlflowClient, name: str, ref: str) -> str | None:
+    """The version number a reference (number, stage, 'latest' or '@alias') names, or None."""
+    if ref.startswith("@"):
+        version = retry_busy(lambda: client.get_registered_model(name)).aliases.get(ref[1:])
+        return None if version is None else str(version)
+    found = versions(client, name)
     if ref.isdigit():
-        return name, ref
-    found = production_version(client, name) if ref == PRODUCTION else latest_version(client, name)
-    return (name, found.version) if found else None
+        return ref if any(str(v.version) == ref for v in found) else None
+    if ref.lower() == "latest":
+        return str(found[-1].version) if found else None
+    in_stage = [v for v in found if v.current_stage.lower() == ref.lower()]
+    return str(in_stage[-1].version) if in_stage else None
+
+
+def version_of(client: MlflowClient, model_uri: str) -> tuple[str, str] | None:
+    """(name, version) behind a `models:/…` URI, or None (not a registry URI, or resolves to none)."""
+    if not model_uri.startswith("models:/"):
+        return None
+    name, ref = parse_model_uri(model_uri)
+    version = resolve(client, name, ref)
+    return None if version is None else (name, version)
