@@ -54,6 +54,9 @@ def _plain(value):
 
 def request_body(rows) -> str:
     """The JSON body for a DataFrame or a list of dicts; infinities stay (the server names them)."""
+    if not isinstance(rows, (pd.DataFrame, list)) or not all(isinstance(r, dict) for r in (
+            [] if isinstance(rows, pd.DataFrame) else rows)):
+        raise TypeError("rows must be a DataFrame or a list of dicts (one per diamond)")
     if isinstance(rows, pd.DataFrame):
         # Category columns (seaborn's) leave as their labels; MLflow would refuse the dtype.
         data = [[_plain(v) for v in row] for row in rows.astype(object).itertuples(index=False)]
@@ -83,7 +86,14 @@ def predict(rows, url: str = DEFAULT_URL, timeout: float = 60,
     if 400 <= response.status_code < 500:
         raise PredictionError(server_message(response), response.status_code)
     response.raise_for_status()
-    return pd.DataFrame(response.json()["predictions"], columns=list(schema.PREDICTIONS))
+    prices = pd.DataFrame(response.json()["predictions"], columns=list(schema.PREDICTIONS))
+    if len(prices) != len(rows):
+        # MLflow drops columns the signature does not name before the model sees them, so rows
+        # with only misspelt columns arrive empty and come back as no prices at all.
+        raise PredictionError(
+            f"{len(rows)} row(s) sent but {len(prices)} price(s) returned: check the column names"
+            f" ({', '.join(schema.FEATURE_NAMES)})", response.status_code)
+    return prices
 
 
 def read_rows(path: str) -> pd.DataFrame:

@@ -76,11 +76,13 @@ def load_table(source: str) -> pd.DataFrame:
     if source == BUNDLED:
         return load_bundled()
     path = fetch(source)
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix in (".csv", ".gz"):
-        return pd.read_csv(path)
-    raise DataError(f"source {source!r}: expected a .csv, .csv.gz or .parquet file")
+    readers = {".parquet": pd.read_parquet, ".csv": pd.read_csv, ".gz": pd.read_csv}
+    if path.suffix not in readers:
+        raise DataError(f"source {source!r}: expected a .csv, .csv.gz or .parquet file")
+    try:
+        return readers[path.suffix](path)
+    except (ValueError, OSError) as error:  # pandas' and pyarrow's parse errors derive from these
+        raise DataError(f"source {source!r} cannot be read as a table: {error}") from None
 
 
 def is_uri(source: str) -> bool:
@@ -161,6 +163,9 @@ def canonical(table: pd.DataFrame) -> pd.DataFrame:
 def split(table: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A reproducible random split into training and testing rows."""
     test = np.random.default_rng(seed).random(len(table)) < test_size
+    if test.all() or not test.any():
+        raise DataError(f"{len(table)} valid row(s) cannot be split into non-empty training and"
+                        f" testing sets with test_size={test_size}")
     return table[~test].reset_index(drop=True), table[test].reset_index(drop=True)
 
 

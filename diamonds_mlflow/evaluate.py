@@ -19,7 +19,13 @@ def resolve_candidate(model_uri: str, registered_model: str) -> tuple[str, tuple
                 f"no model_uri given and no version of {registered_model!r} is registered"
             )
         return f"models:/{registered_model}/{latest.version}", (registered_model, latest.version)
-    return model_uri, registry.version_of(client, model_uri)
+    try:
+        version = registry.version_of(client, model_uri)
+    except mlflow.exceptions.MlflowException as error:
+        raise datasets.DataError(f"model_uri {model_uri!r}: {error.message}") from None
+    if version is None and model_uri.startswith("models:/"):
+        raise datasets.DataError(f"model_uri {model_uri!r} names no registered version")
+    return model_uri, version
 
 
 def run(model_uri: str, data: str, registered_model: str, promote: str) -> str:

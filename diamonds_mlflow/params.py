@@ -50,7 +50,9 @@ SPLIT = (
     Param("seed", "int", data.DEFAULT_SEED, "a whole number ≥ 0", lambda v: v >= 0),
 )
 SOURCE = Param("source", "string", data.BUNDLED,
-               f"'{data.BUNDLED}', an absolute path or a URI of an existing CSV or Parquet file",
+               f"'{data.BUNDLED}', or an existing CSV or Parquet file as an absolute path"
+               " (steps run inside the project, so not a relative one: use $PWD/file.csv)"
+               " or a URI",
                data.source_exists)
 MODEL = (
     Param("max_depth", "int", _model.max_depth, "a whole number ≥ 1", lambda v: v >= 1),

@@ -29,6 +29,25 @@ def score(scored: pd.DataFrame) -> dict[str, float]:
     )
 
 
+MIN_COMPARISON_ROWS = 200
+
+
+def training_table(data_uri: str) -> pd.DataFrame:
+    """The rows a `train` run with this `data` parameter fitted on."""
+    return data.load_split(data_uri)[0] if data_uri else data.default_split()[0]
+
+
+def unseen_by(test: pd.DataFrame, champion_params: dict[str, str]) -> pd.DataFrame:
+    """Rows of `test` that Production did not train on.
+
+    A champion trained on another split has seen part of the candidate's test set; scored on
+    those rows it would look better than it is and block a better candidate.
+    """
+    seen = training_table(champion_params.get("data", "")).drop_duplicates()
+    marked = test.merge(seen, how="left", on=list(schema.COLUMNS), indicator=True)
+    return test[(marked["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
+
+
 def version_params(name: str, version: str) -> dict[str, str]:
     """The parameters of the run that logged a registered version."""
     client = MlflowClient()
@@ -89,6 +108,26 @@ def model_card(version: str, decision: gate.Decision, candidate: dict[str, float
     return "\n".join(lines)
 
 
+def against_champion(name: str, version: str, champion_version: str, test: pd.DataFrame,
+                     candidate: dict[str, float]):
+    """Production's scores, the candidate's scores to compare with them, and a refusal or None.
+
+    Both are scored on the test rows Production did not train on (all of them when the two
+    share a split).
+    """
+    rows = unseen_by(test, version_params(name, champion_version))
+    mlflow.log_metric("gate_compared_rows", len(rows))
+    if len(rows) < MIN_COMPARISON_ROWS:
+        reason = (f"only {len(rows)} test rows are unseen by Production version "
+                  f"{champion_version}: too few to compare")
+        return None, candidate, gate.Decision(False, reason)
+    champion = score(predict_table(f"models:/{name}/{champion_version}", rows))
+    if len(rows) == len(test):
+        return champion, candidate, None
+    fair = score(predict_table(f"models:/{name}/{version}", rows))
+    return champion, candidate | {"rmse": fair["rmse"]}, None
+
+
 def gate_version(name: str, version: str, test: pd.DataFrame, candidate: dict[str, float],
                  data_digest: str) -> gate.Decision:
     """Compare `version` with Production on `test`; promote it if the gate says so; record why.
@@ -101,18 +140,21 @@ def gate_version(name: str, version: str, test: pd.DataFrame, candidate: dict[st
     nominal = nominal_coverage(params)
     production = registry.production_version(client, name)
     champion_version = None if production is None else str(production.version)
-    champion = None
+    champion, compared, refusal = None, candidate, None
     if champion_version is not None and champion_version != str(version):
-        champion = score(predict_table(f"models:/{name}/{champion_version}", test))
+        champion, compared, refusal = against_champion(name, version, champion_version, test,
+                                                       candidate)
     else:
         champion_version = None
-    decision = gate.decide(candidate, champion, nominal)
+    decision = refusal or gate.decide(compared, champion, nominal)
+    print(f"gate: version {version} of {name!r} "
+          f"{'promoted' if decision.promote else 'not promoted'}: {decision.reason}")
     if decision.promote:
         registry.promote(client, name, version)
-    tags = gate_tags(decision, candidate, champion_version, champion)
+    tags = gate_tags(decision, compared, champion_version, champion)
     registry.tag(client, name, version, tags)
     mlflow.set_tags(tags)
-    mlflow.log_metrics(comparison(candidate, champion))
+    mlflow.log_metrics(comparison(compared, champion))
     card = model_card(version, decision, candidate, champion_version, champion, params,
                       data_digest, nominal)
     registry.retry_busy(lambda: client.update_model_version(name, version, description=card))
