@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 import requests
 
 from diamonds_mlflow import client
@@ -78,3 +79,9 @@ def test_the_command_reports_an_unreachable_server_in_one_line_and_exits_1(tmp_p
 def test_the_command_reports_a_missing_file_and_exits_1(tmp_path, capsys):
     assert client.main([str(tmp_path / "nowhere.csv")]) == 1
     assert "nowhere.csv" in capsys.readouterr().err
+
+
+def test_rows_that_are_not_a_table_are_refused_before_any_request():
+    for bad in ({"carat": 1.0}, "hello", [1, 2, 3]):
+        with pytest.raises(TypeError, match="DataFrame or a list of dicts"):
+            client.request_body(bad)

@@ -109,3 +109,18 @@ def test_split_files_round_trip_with_ordered_grades(raw, tmp_path):
     pd.testing.assert_frame_equal(train_back, train)
     assert train_back["clarity"].cat.ordered
     assert np.array_equal(test_back["price"], test["price"])
+
+
+def test_an_empty_or_unparsable_source_is_a_one_line_data_error(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(data.DataError, match="empty.csv"):
+        data.load_table(str(tmp_path / "empty.csv"))
+    (tmp_path / "broken.parquet").write_text("not parquet")
+    with pytest.raises(data.DataError, match="broken.parquet"):
+        data.load_table(str(tmp_path / "broken.parquet"))
+
+
+def test_a_split_that_would_leave_a_side_empty_is_refused(raw):
+    table, _ = data.clean(raw.head(1))
+    with pytest.raises(data.DataError, match="non-empty"):
+        data.split(table, 0.2, 0)
