@@ -31,8 +31,8 @@ class ModelParams:
 
     max_depth: int = 10
     max_leaf_nodes: int = 63
-    learning_rate: float = 0.2
-    max_iter: int = 150
+    learning_rate: float = 0.22
+    max_iter: int = 120
     l2_regularization: float = 1.0
     n_models: int = 3  # calibration folds: one model per fold, fit on the other folds
     interval: float = 0.8
