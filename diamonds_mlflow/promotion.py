@@ -33,7 +33,8 @@ MIN_COMPARISON_ROWS = 200
 
 
 def training_table(data_uri: str) -> pd.DataFrame:
-    """The rows a `train` run with this `data` parameter fitted on."""
+    """The rows a `train` run with this logged `data` parameter fitted on."""
+    data_uri = data_uri.strip("'\"")  # `mlflow run` logs an empty default as the text ''
     return data.load_split(data_uri)[0] if data_uri else data.default_split()[0]
 
 

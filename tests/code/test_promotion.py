@@ -25,3 +25,10 @@ def test_with_the_same_split_every_test_row_is_compared(tmp_path):
     train, test = data.split(table, 0.2, seed=3)
     data.write_split(train, test, tmp_path / "same")
     assert len(promotion.unseen_by(test, {"data": str(tmp_path / "same")})) == len(test)
+
+
+def test_a_champion_trained_on_the_default_split_is_compared_on_unseen_rows():
+    # `mlflow run` logs the empty default of `data` as the two characters ''.
+    train, test = data.default_split()
+    assert len(promotion.unseen_by(test.head(500), {"data": "''"})) == 500
+    assert promotion.unseen_by(train.head(500), {"data": "''"}).empty
