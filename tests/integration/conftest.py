@@ -18,15 +18,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from diamonds_mlflow.local_server import free_port  # noqa: F401 (the tests import it from here)
 from tests.conftest import BIN_DIR, PROJECT_DIR, Store, quick_training
 
 LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
 
 
 def port_is_free(port: int) -> bool:
