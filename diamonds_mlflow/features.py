@@ -30,3 +30,8 @@ def monotonic_constraints(increasing: tuple[str, ...] = MONOTONE_INCREASING) -> 
 def cut_codes(x: np.ndarray) -> np.ndarray:
     """The cut grade of each row of a feature matrix (intervals are calibrated per cut)."""
     return x[:, schema.FEATURE_NAMES.index("cut")].astype(np.intp)
+
+
+def carats(x: np.ndarray) -> np.ndarray:
+    """The weight of each row of a feature matrix (both models predict price per carat)."""
+    return x[:, schema.FEATURE_NAMES.index("carat")]

@@ -217,7 +217,8 @@ def problems_message(missing: list[str], problems: list[Problem]) -> str:
 
 
 def input_signature():
-    """The MLflow model signature: categories as strings, measurements as doubles."""
+    """The MLflow model signature: categories as strings, measurements as doubles, prices as
+    whole dollars."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, Schema
 
@@ -229,5 +230,5 @@ def input_signature():
             for f in FEATURES
         ]
     )
-    outputs = Schema([ColSpec("double", name) for name in PREDICTIONS])
+    outputs = Schema([ColSpec("long", name) for name in PREDICTIONS])  # whole US dollars
     return ModelSignature(inputs=inputs, outputs=outputs)

@@ -103,9 +103,18 @@ def test_row_chunks_cover_every_row_once_and_skip_threads_for_small_batches():
     assert parts[0].start == 0 and parts[0].stop == parts[1].start and parts[1].stop == 10_001
 
 
-def test_blend_weights_the_two_models_and_never_goes_below_the_floor():
-    assert model.blend(np.array([1000.0]), np.array([2000.0]), 0.3)[0] == pytest.approx(1300.0)
-    assert model.blend(np.array([10.0]), np.array([-500.0]), 0.5)[0] == model.MIN_PRICE
+def test_blend_weights_the_two_per_carat_models_and_never_goes_below_the_floor():
+    two_carats, log_rate, rate = np.array([2.0]), np.log(np.array([1000.0])), np.array([2000.0])
+    assert model.blend(two_carats, log_rate, rate, 0.3)[0] == pytest.approx(2 * 1300.0)
+    assert model.blend(np.array([0.01]), np.log([10.0]), np.array([-500.0]), 0.5)[0] == model.MIN_PRICE
+
+
+def test_a_rate_rising_through_zero_still_gives_prices_that_never_fall_with_carat():
+    carats = np.linspace(0.2, 3.0, 50)
+    dollar_rate = np.linspace(-9000.0, 3000.0, 50)  # non-decreasing in carat, as constrained
+    prices = model.blend(carats, np.log(np.full(50, 4000.0)), dollar_rate, 0.5)
+    assert prices.min() == model.MIN_PRICE and prices.max() > 1000
+    assert np.all(np.diff(prices) >= 0)
 
 
 def test_interval_brackets_the_price(small_model):

@@ -93,9 +93,10 @@ def test_missing_columns_and_wrong_dtypes_are_named():
         schema.check_dtypes(frame({"carat": "big", "cut": 3}), schema.FEATURE_NAMES)
 
 
-def test_signature_has_grades_as_strings_and_measurements_as_doubles():
+def test_signature_has_grades_as_strings_measurements_as_doubles_prices_as_longs():
     signature = schema.input_signature()
     types = {spec.name: spec.type.name for spec in signature.inputs.inputs}
     assert {types[name] for name in schema.CATEGORIES} == {"string"}
     assert {types[name] for name in schema.NUMERICS} == {"double"}
     assert [spec.name for spec in signature.outputs.inputs] == list(schema.PREDICTIONS)
+    assert {spec.type.name for spec in signature.outputs.inputs} == {"long"}

@@ -41,6 +41,14 @@ def test_a_table_a_list_of_rows_and_a_dict_of_columns_give_the_same_prices(serve
         pd.testing.assert_frame_equal(served.predict(None, other), expected)
 
 
+def test_prices_are_whole_dollars_with_the_price_inside_its_range(served, rows):
+    answer = served.predict(None, rows)
+    assert (answer.dtypes == np.int64).all()
+    assert (answer["price_low"] <= answer["price"]).all()
+    assert (answer["price"] <= answer["price_high"]).all()
+    assert (answer["price_low"] > 0).all()
+
+
 def test_each_row_is_priced_on_its_own_and_in_order(served, rows):
     together = served.predict(None, rows)
     for i in (0, 5, 11):
