@@ -2,7 +2,7 @@
 
 Both models predict the price per carat, the figure dealers quote: the trees then spend
 their splits on grades and proportions instead of re-learning how price grows with weight
-(at equal boosting rounds this cut the error by a tenth). Prices span two orders of
+(fewer trees reach a lower error, and serving cost grows with the number of trees). Prices span two orders of
 magnitude, so the main model fits log(price per carat): errors become relative, and the
 intervals scale with the price. A second model on the price per carat itself, given a
 smaller weight, pulls the dear stones (which dominate an error in USD) towards their mean
