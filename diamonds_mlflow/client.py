@@ -98,12 +98,16 @@ def predict(rows, url: str = DEFAULT_URL, timeout: float = 60,
 
 def read_rows(path: str) -> pd.DataFrame:
     """Rows from a CSV file, a JSON list of objects, or `-` (CSV on standard input)."""
-    if path == "-":
-        return pd.read_csv(sys.stdin)
-    if Path(path).suffix.lower() == ".json":
-        loaded = json.loads(Path(path).read_text())
-        return pd.DataFrame(loaded if isinstance(loaded, list) else [loaded])
-    return pd.read_csv(path)
+    try:
+        if path == "-":
+            return pd.read_csv(sys.stdin)
+        if Path(path).suffix.lower() == ".json":
+            loaded = json.loads(Path(path).read_text())
+            return pd.DataFrame(loaded if isinstance(loaded, list) else [loaded])
+        return pd.read_csv(path)
+    except (OSError, ValueError) as error:  # JSON's and pandas' parse errors are ValueErrors
+        name = "standard input" if path == "-" else path
+        raise ValueError(f"cannot read rows from {name}: {error}") from None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

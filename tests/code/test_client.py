@@ -81,6 +81,16 @@ def test_the_command_reports_a_missing_file_and_exits_1(tmp_path, capsys):
     assert "nowhere.csv" in capsys.readouterr().err
 
 
+def test_the_command_names_a_file_it_cannot_parse_and_exits_1(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text('[{"carat": 0.3,')
+    (tmp_path / "empty.csv").write_text("")
+    for name in ("bad.json", "empty.csv"):
+        assert client.main([str(tmp_path / name), "--url", f"http://127.0.0.1:{free_port()}"]) == 1
+        error = capsys.readouterr().err
+        assert error.startswith(f"diamonds-predict: cannot read rows from {tmp_path / name}: ")
+        assert "Traceback" not in error
+
+
 def test_rows_that_are_not_a_table_are_refused_before_any_request():
     for bad in ({"carat": 1.0}, "hello", [1, 2, 3]):
         with pytest.raises(TypeError, match="DataFrame or a list of dicts"):
