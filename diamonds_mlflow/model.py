@@ -1,31 +1,27 @@
 """The price estimator: hyper-parameters in, two blended monotone boosted-tree models out.
 
 Both models predict the price per carat, the figure dealers quote: the trees then spend
-their splits on grades and proportions instead of re-learning how price grows with weight
-(fewer trees reach a lower error, and serving cost grows with the number of trees). Prices span two orders of
-magnitude, so the main model fits log(price per carat): errors become relative, and the
-intervals scale with the price. A second model on the price per carat itself, given a
-smaller weight, pulls the dear stones (which dominate an error in USD) towards their mean
-instead of their median.
+their splits on grades and proportions instead of re-learning how price grows with weight:
+fewer trees reach a lower error, and serving cost grows with the number of trees. Prices
+span two orders of magnitude, so the main model fits log(price per carat): errors become
+relative, and the intervals scale with the price. A second model on the price per carat
+itself, given a smaller weight, pulls the dear stones (which dominate an error in USD)
+towards their mean instead of their median.
 
-Prediction does not go through scikit-learn's estimators: their trees are copied into flat
-`Forest` arrays. A few rows walk every tree at once with numpy (no per-tree call, no thread
-start-up); large batches use scikit-learn's compiled walker, split by rows over the cores.
+The fitted trees are kept as flat arrays (`forest.py`), saved as plain numpy arrays.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-from diamonds_mlflow import features, schema
+from diamonds_mlflow import features, intervals, schema
+from diamonds_mlflow.forest import Forest, ForestWalker, forest_from_arrays, merge_trees
 
 
 @dataclass(frozen=True)
@@ -44,157 +40,6 @@ class ModelParams:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Forest:
-    """Every tree of a bag as flat node arrays, laid out so all trees can be walked together.
-
-    Children of a split sit side by side (right = left + 1), so one step down is
-    `left[node] + (x > threshold[node])`; a leaf points to itself with an infinite threshold,
-    so rows that reached a leaf stay there while deeper trees are still being walked.
-    """
-
-    feature: np.ndarray  # feature index tested at each node (0 at leaves)
-    threshold: np.ndarray  # go right when the value is greater; +inf at leaves
-    left: np.ndarray  # index of the left child, or the node itself at a leaf
-    value: np.ndarray  # leaf value already divided by the bag size (0 at splits)
-    roots: np.ndarray  # index of each tree's root
-    baseline: float  # the estimators' mean starting value, in the target's units
-    depth: int  # the deepest leaf: how many steps reach every leaf
-
-    @property
-    def n_trees(self) -> int:
-        return len(self.roots)
-
-    def as_arrays(self) -> dict[str, np.ndarray]:
-        return {name: np.asarray(getattr(self, name)) for name in FOREST_FIELDS}
-
-
-FOREST_FIELDS = ("feature", "threshold", "left", "value", "roots", "baseline", "depth")
-
-
-def breadth_first(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A scikit-learn tree's node order with each split's children adjacent, and their lefts.
-
-    Returns (order, left): new node i is old node order[i]; its left child is new node left[i]
-    (itself for a leaf).
-    """
-    order, left = [0], []
-    for old in order:  # grows while iterating: a breadth-first queue
-        if nodes["is_leaf"][old]:
-            left.append(len(left))
-        else:
-            left.append(len(order))
-            order.extend((int(nodes["left"][old]), int(nodes["right"][old])))
-    return np.asarray(order), np.asarray(left)
-
-
-def merge_trees(estimators: list[HistGradientBoostingRegressor]) -> Forest:
-    """One forest whose sum is the mean of the estimators' raw (log-price) predictions."""
-    parts: dict[str, list[np.ndarray]] = {"feature": [], "threshold": [], "left": [], "value": []}
-    roots, start, depth = [], 0, 0
-    scale = 1.0 / len(estimators)
-    for estimator in estimators:
-        for (predictor,) in estimator._predictors:
-            nodes = predictor.nodes
-            if nodes["is_categorical"].any():
-                raise ValueError("categorical splits are not supported; grades are ordinal")
-            order, left = breadth_first(nodes)
-            ordered = nodes[order]
-            leaf = ordered["is_leaf"].astype(bool)
-            parts["feature"].append(np.where(leaf, 0, ordered["feature_idx"]))
-            parts["threshold"].append(np.where(leaf, np.inf, ordered["num_threshold"]))
-            parts["left"].append(left + start)
-            parts["value"].append(np.where(leaf, ordered["value"] * scale, 0.0))
-            roots.append(start)
-            start += len(order)
-            depth = max(depth, int(nodes["depth"].max()))
-    baseline = float(np.mean([est._baseline_prediction.item() for est in estimators]))
-    return Forest(
-        feature=np.concatenate(parts["feature"]).astype(np.intp),
-        threshold=np.concatenate(parts["threshold"]).astype(np.float64),
-        left=np.concatenate(parts["left"]).astype(np.intp),
-        value=np.concatenate(parts["value"]).astype(np.float64),
-        roots=np.asarray(roots, dtype=np.intp),
-        baseline=baseline,
-        depth=depth,
-    )
-
-
-def walk(forest: Forest, x: np.ndarray) -> np.ndarray:
-    """Raw predictions by walking all trees for all rows at once with numpy.
-
-    Cheapest for a few rows: its cost is `depth` vectorised steps, whatever the tree count.
-    """
-    row_start = (np.arange(len(x)) * x.shape[1])[:, None]
-    flat_x = x.ravel()
-    node = np.broadcast_to(forest.roots, (len(x), forest.n_trees)).copy()
-    for _ in range(forest.depth):
-        value = flat_x.take(row_start + forest.feature.take(node))
-        node = forest.left.take(node) + (value > forest.threshold.take(node))
-    return forest.baseline + forest.value.take(node).sum(axis=1)
-
-
-def compiled_trees(forest: Forest) -> list[tuple[object, np.ndarray]]:
-    """Each tree as a scikit-learn decision `Tree` (its compiled `apply` finds leaves about
-    twice as fast as the boosting walker) with its leaf values."""
-    from sklearn.tree._tree import NODE_DTYPE, Tree
-
-    leaf_marker, no_feature = -1, -2  # scikit-learn's TREE_LEAF and TREE_UNDEFINED
-    bounds = np.append(forest.roots, len(forest.left))
-    trees = []
-    for start, end in zip(bounds[:-1], bounds[1:]):
-        left = forest.left[start:end] - start
-        leaf = left == np.arange(end - start)
-        nodes = np.zeros(end - start, dtype=NODE_DTYPE)
-        nodes["left_child"] = np.where(leaf, leaf_marker, left)
-        nodes["right_child"] = np.where(leaf, leaf_marker, left + 1)
-        nodes["feature"] = np.where(leaf, no_feature, forest.feature[start:end])
-        nodes["threshold"] = np.where(leaf, no_feature, forest.threshold[start:end])
-        values = np.ascontiguousarray(forest.value[start:end])
-        tree = Tree(DESIGN_COLUMNS, np.array([1], dtype=np.intp), 1)
-        tree.__setstate__({"max_depth": forest.depth, "node_count": end - start,
-                           "nodes": nodes, "values": values.reshape(-1, 1, 1)})
-        trees.append((tree, values))
-    return trees
-
-
-def walk_compiled(trees: list[tuple[object, np.ndarray]], baseline: float,
-                  x: np.ndarray) -> np.ndarray:
-    """Raw predictions tree by tree with scikit-learn's compiled `Tree.apply` (float32 rows)."""
-    total = np.full(len(x), baseline)
-    for tree, values in trees:
-        total += values.take(tree.apply(x))
-    return total
-
-
-# Below this many row × tree cells the numpy walk wins: the compiled walker pays a few
-# microseconds per tree call, which dominates when there are only a few rows.
-NUMPY_WALK_CELLS = 50_000
-# Large batches are cut into this many rows or more per thread. Each thread walks every tree
-# over its own rows, so threads meet once per call, not once per tree as OpenMP's would:
-# on a shared, busy machine one descheduled OpenMP thread stalls every tree.
-ROWS_PER_THREAD = 2_000
-
-
-def usable_cores() -> int:
-    # sched_getaffinity honours CPU pinning (containers, taskset) but exists on Linux only.
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-@lru_cache(maxsize=1)
-def _thread_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="price-model")
-
-
-def chunks(n_rows: int, n_threads: int) -> list[slice]:
-    """Contiguous row ranges, as many as there are threads to use (at least one)."""
-    count = max(1, min(n_threads, n_rows // ROWS_PER_THREAD))
-    bounds = np.linspace(0, n_rows, count + 1).astype(int)
-    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 # Columns added to the schema's features, none of which involves carat.
@@ -235,22 +80,15 @@ class PriceModel:
     price_weight: float
     # offsets[cut_code] = (low, high) quantiles of out-of-fold log residuals for that cut
     offsets: np.ndarray
-    _trees: dict[str, list] = field(init=False, repr=False, compare=False)
+    _walkers: dict[str, ForestWalker] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        # Built once here, when serving loads the model, not on its first large request.
-        self._trees = {name: compiled_trees(getattr(self, name)) for name in FORESTS}
+        self._walkers = {name: ForestWalker(getattr(self, name), DESIGN_COLUMNS)
+                         for name in FORESTS}
 
-    def raw(self, name: str, x: np.ndarray) -> np.ndarray:
-        forest = getattr(self, name)
-        if len(x) * forest.n_trees <= NUMPY_WALK_CELLS:
-            return walk(forest, x)
-        parts = chunks(len(x), usable_cores())
-        if len(parts) == 1:
-            return walk_compiled(self._trees[name], forest.baseline, x)
-        jobs = [_thread_pool().submit(walk_compiled, self._trees[name], forest.baseline, x[part])
-                for part in parts]
-        return np.concatenate([job.result() for job in jobs])
+    def raw(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """One forest's raw output for design rows (see `design`)."""
+        return self._walkers[name](rows)
 
     def predict_log(self, x: np.ndarray) -> np.ndarray:
         """log of the blended price, the centre of the interval."""
@@ -297,27 +135,6 @@ def _estimator(params: ModelParams, seed: int) -> HistGradientBoostingRegressor:
     )
 
 
-def fold_ids(n_rows: int, n_folds: int, seed: int) -> np.ndarray:
-    """A fold number per row, balanced and reproducible."""
-    return np.random.default_rng(seed).permutation(n_rows) % n_folds
-
-
-def interval_offsets(residuals: np.ndarray, cuts: np.ndarray, coverage: float) -> np.ndarray:
-    """Per-cut (low, high) residual quantiles: split-conformal, calibrated within each cut."""
-    n_cuts = len(schema.CATEGORIES["cut"].levels)
-    tail = (1 - coverage) / 2
-    offsets = np.zeros((n_cuts, 2))
-    for cut in range(n_cuts):
-        mine = residuals[cuts == cut]
-        mine = mine if mine.size >= 20 else residuals  # too few to calibrate alone
-        # The finite-sample correction keeps coverage at or above nominal on new rows.
-        n = mine.size
-        low_q = max(0.0, np.floor(tail * (n + 1)) / n)
-        high_q = min(1.0, np.ceil((1 - tail) * (n + 1)) / n)
-        offsets[cut] = np.quantile(mine, [low_q, high_q])
-    return offsets
-
-
 def fit_pair(rows: np.ndarray, per_carat: np.ndarray, params: ModelParams, seed: int):
     """The log and the dollar estimators of the price per carat, fitted on the same rows."""
     on_log = _estimator(params, seed).fit(rows, np.log(per_carat))
@@ -340,7 +157,7 @@ def fit_price_model(x: np.ndarray, price: np.ndarray, params: ModelParams) -> Pr
 def _fit(rows: np.ndarray, price: np.ndarray, carat: np.ndarray, cuts: np.ndarray,
          params: ModelParams) -> PriceModel:
     per_carat = price / carat
-    folds = fold_ids(len(price), params.n_models, params.seed)
+    folds = intervals.fold_ids(len(price), params.n_models, params.seed)
     predicted = np.empty_like(price, dtype=np.float64)
     for fold in range(params.n_models):
         held_out = folds == fold
@@ -349,7 +166,7 @@ def _fit(rows: np.ndarray, price: np.ndarray, carat: np.ndarray, cuts: np.ndarra
         predicted[held_out] = blend(carat[held_out], on_log.predict(rows[held_out]),
                                     on_price.predict(rows[held_out]), params.price_weight)
     residuals = np.log(price) - np.log(predicted)
-    offsets = interval_offsets(residuals, cuts, params.interval)
+    offsets = intervals.interval_offsets(residuals, cuts, params.interval)
     on_log, on_price = fit_pair(rows, per_carat, params, params.seed)
     return PriceModel(merge_trees([on_log]), merge_trees([on_price]), params.price_weight,
                       offsets)
@@ -364,18 +181,6 @@ def save_price_model(model: PriceModel, path: str | Path) -> None:
 
 
 FORESTS = ("log_forest", "price_forest")
-
-
-def forest_from_arrays(arrays: dict[str, np.ndarray], prefix: str) -> Forest:
-    return Forest(
-        feature=arrays[f"{prefix}.feature"].astype(np.intp),
-        threshold=arrays[f"{prefix}.threshold"].astype(np.float64),
-        left=arrays[f"{prefix}.left"].astype(np.intp),
-        value=arrays[f"{prefix}.value"].astype(np.float64),
-        roots=arrays[f"{prefix}.roots"].astype(np.intp),
-        baseline=float(arrays[f"{prefix}.baseline"]),
-        depth=int(arrays[f"{prefix}.depth"]),
-    )
 
 
 def load_price_model(path: str | Path) -> PriceModel:

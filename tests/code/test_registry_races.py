@@ -10,6 +10,7 @@ from mlflow.exceptions import MlflowException
 
 from diamonds_mlflow import registry
 
+
 @pytest.fixture(scope="module")
 def store_uri(tmp_path_factory) -> str:
     """One SQLite store for the module (making its tables is the slow part); a model per test."""
