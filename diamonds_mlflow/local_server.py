@@ -31,6 +31,18 @@ def serving_env(bin_dir: Path, extra: dict[str, str] | None = None) -> dict[str,
     return env
 
 
+def stop_process_group(process: subprocess.Popen, grace: float = 15) -> None:
+    """End a process started with its own session, and its children (uvicorn's workers)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 class ModelServer:
     """One `mlflow models serve` process; `with ModelServer(uri) as server: server.url …`."""
 
@@ -75,14 +87,8 @@ class ModelServer:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process_group(self.process, grace=20)
 
     def __enter__(self) -> "ModelServer":
         return self.start()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -18,7 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from diamonds_mlflow.local_server import free_port  # noqa: F401 (the tests import it from here)
+# The tests import these from here; the package's copies also serve the benchmark.
+from diamonds_mlflow.local_server import free_port  # noqa: F401
+from diamonds_mlflow.local_server import stop_process_group as stop
 from tests.conftest import BIN_DIR, PROJECT_DIR, Store, quick_training
 
 LOOPBACK = "127.0.0.1"
@@ -45,17 +46,6 @@ def wait_until(ready, what: str, timeout: float = 60, process: subprocess.Popen 
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{what} was not ready within {timeout}s")
-
-
-def stop(process: subprocess.Popen, grace: float = 15) -> None:
-    """End a server started with its own session, children included."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
