@@ -113,7 +113,8 @@ def read_rows(path: str) -> pd.DataFrame:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="diamonds-predict",
-        description="Price diamonds with a served `diamonds` model; prints one JSON object a row.",
+        description="Price diamonds with a served `diamonds` model; prints a JSON list with one "
+                    "object (price, price_low, price_high) per row, in order.",
     )
     parser.add_argument("rows", help="a CSV file, a JSON file (a list of objects), or - for CSV on stdin")
     parser.add_argument("--url", default=DEFAULT_URL, help=f"the server (default {DEFAULT_URL})")
@@ -127,8 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         prices = predict(read_rows(args.rows), url=args.url, timeout=args.timeout)
     except PredictionError as error:
-        print(f"diamonds-predict: the server refused the rows (HTTP {error.status}): {error}",
-              file=sys.stderr)
+        what = (f"the server refused the rows (HTTP {error.status})" if error.status >= 400
+                else "the server's answer does not fit the rows")
+        print(f"diamonds-predict: {what}: {error}", file=sys.stderr)
+        return 1
+    except requests.Timeout:
+        print(f"diamonds-predict: no answer from {invocations_url(args.url)} within "
+              f"{args.timeout:g} s", file=sys.stderr)
+        return 1
+    except requests.ConnectionError:
+        print(f"diamonds-predict: cannot reach {invocations_url(args.url)}: is `mlflow models "
+              "serve` running there? (--url sets the address)", file=sys.stderr)
         return 1
     except (OSError, ValueError, requests.RequestException) as error:
         print(f"diamonds-predict: {error}", file=sys.stderr)

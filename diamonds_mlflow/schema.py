@@ -102,8 +102,22 @@ def check_dtypes(frame: pd.DataFrame, names: tuple[str, ...] = COLUMNS) -> None:
         raise SchemaError("wrong column type(s): " + "; ".join(wrong))
 
 
+# An example in a message is cut to this many characters: a request may hold a megabyte of text
+# in one cell, and the answer should not echo it back.
+EXAMPLE_CHARS = 40
+
+
+def _shown(value) -> str:
+    """A sent value as the sender would write it: 5, not 5.0; long text cut short."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer() and abs(value) < 1e15:
+        text = str(int(value))
+    else:
+        text = str(value)
+    return text if len(text) <= EXAMPLE_CHARS else text[:EXAMPLE_CHARS] + "…"
+
+
 def _examples(values: pd.Series, rows: np.ndarray, limit: int = 3) -> tuple[str, ...]:
-    distinct = dict.fromkeys(str(v) for v in values.iloc[rows[:50]])
+    distinct = dict.fromkeys(_shown(v) for v in values.iloc[rows[:50]])
     return tuple(f"'{v}'" for v in list(distinct)[:limit])
 
 
@@ -160,6 +174,14 @@ def _missing(value) -> bool:
 def _distinct_keys(series: pd.Series) -> tuple[np.ndarray, list]:
     """A key per row into the column's distinct values (-1 for a null), so that only the few
     distinct values are normalised, not every row."""
+    try:
+        return _hashed_keys(series)
+    except TypeError:  # a JSON list or object in a grade column: compare it by its text
+        as_text = [None if _missing(v) else str(v) for v in series.tolist()]
+        return _hashed_keys(pd.Series(as_text, dtype=object))
+
+
+def _hashed_keys(series: pd.Series) -> tuple[np.ndarray, list]:
     if len(series) > FEW_ROWS:
         return series.array.factorize()
     seen: dict = {}
@@ -208,6 +230,9 @@ def validated_values(frame: pd.DataFrame, names: tuple[str, ...] = FEATURE_NAMES
 def problems_message(missing: list[str], problems: list[Problem]) -> str:
     """All faults of one input in one sentence, capped, rows counted as a client counts them."""
     faults = [f"missing column '{name}'" for name in missing]
+    if missing:
+        # MLflow passes on only the columns the signature names, so a near miss never arrives.
+        faults[-1] += " (column names must match exactly: case and spaces count)"
     faults += [problem.message() for problem in problems]
     shown = faults[:MAX_REPORTED_PROBLEMS]
     if len(faults) > len(shown):

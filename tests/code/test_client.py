@@ -73,7 +73,9 @@ def test_the_command_reports_an_unreachable_server_in_one_line_and_exits_1(tmp_p
                         "--timeout", "5"])
     assert code == 1
     error = capsys.readouterr().err
-    assert error.startswith("diamonds-predict: ") and "Traceback" not in error
+    assert error.startswith("diamonds-predict: cannot reach http://127.0.0.1:")
+    assert "is `mlflow models serve` running there?" in error and "Traceback" not in error
+    assert "HTTPConnectionPool" not in error and len(error.splitlines()) == 1
 
 
 def test_the_command_reports_a_missing_file_and_exits_1(tmp_path, capsys):

@@ -86,6 +86,31 @@ def test_the_number_of_reported_problems_is_capped():
     assert message.count("expected") == schema.MAX_REPORTED_PROBLEMS
 
 
+def refusal(table: pd.DataFrame) -> str:
+    with pytest.raises(schema.SchemaError) as raised:
+        schema.validated_values(table)
+    return str(raised.value)
+
+
+@pytest.mark.parametrize("rows", [2, schema.FEW_ROWS + 5])  # both ways of finding distinct grades
+def test_a_list_or_an_object_in_a_grade_column_is_an_unknown_category(rows):
+    table = frame(*([{}] * (rows - 2)), {"cut": {"a": 1}}, {"clarity": ["SI1", "VS1"]})
+    message = refusal(table)
+    assert f"'cut' has an unknown category at row {rows - 2} (got '{{'a': 1}}')" in message
+    assert f"'clarity' has an unknown category at row {rows - 1}" in message
+
+
+def test_examples_are_shown_as_sent_and_long_text_is_cut_short():
+    message = refusal(frame({"table": -5.0}, {"cut": "x" * 1_000_000}, {"depth": 100.5}))
+    assert "(got '-5')" in message and "(got '100.5')" in message
+    assert f"(got '{'x' * schema.EXAMPLE_CHARS}…')" in message and len(message) < 1000
+
+
+def test_missing_columns_come_with_a_hint_that_names_must_match_exactly():
+    message = refusal(frame({}).rename(columns={"cut": "Cut", "x": " x"}))
+    assert "missing column 'cut'; missing column 'x' (column names must match exactly" in message
+
+
 def test_missing_columns_and_wrong_dtypes_are_named():
     with pytest.raises(schema.SchemaError, match="missing column.*price"):
         schema.check_columns(frame({}), schema.COLUMNS)
