@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -56,7 +57,11 @@ def log_table_input(table: pd.DataFrame, name: str, context: str, source: str) -
     if RunsArtifactRepository.is_runs_uri(source):
         source = RunsArtifactRepository.get_underlying_uri(source)
     try:
-        dataset = mlflow.data.from_pandas(table, source=source, name=name, targets="price")
+        with warnings.catch_warnings():
+            # MLflow 3.17 registers its local-file source twice and warns that a path "can be
+            # interpreted in multiple ways" between the two identical classes: noise for users.
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+            dataset = mlflow.data.from_pandas(table, source=source, name=name, targets="price")
     except mlflow.exceptions.MlflowException:
         # MLflow resolves only some URI schemes (not a tracking server's mlflow-artifacts:/);
         # the digest and the name still identify the table.

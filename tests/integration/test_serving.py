@@ -251,6 +251,9 @@ def test_text_in_a_numeric_column_is_refused_by_mlflow_itself(server, rows):
     ('{"dataframe_split": {"columns": ["carat", "cut"], "data": [[0.3]]}}', "application/json", 400),
     ('{"inputs": {"carat": [0.3, 0.4], "cut": ["Ideal"]}}', "application/json", 400),
     ("carat,cut\n0.3,Ideal,E,SI1\n", "text/csv", 400),
+    ("", "application/json", 400),
+    ('{"dataframe_records": [{"cut": "Tr\u00e8s bon"}]}'.encode("latin-1"), "application/json", 400),
+    ('{"dataframe_records": [{"carat": [0.3], "cut": "Ideal"}]}', "application/json", 400),
     ("<diamond carat='0.3'/>", "application/xml", 415),
     ("carat=0.3", "text/plain", 415),
 ])
@@ -272,6 +275,59 @@ def test_json_nested_a_thousand_deep_is_a_4xx(server):
     response = post(server, '{"dataframe_records": ' + "[" * 1000 + "]" * 1000 + "}")
     assert server.alive()
     assert response.status_code < 500
+
+
+# --- MLflow's own handling, as the README documents it: an MLflow upgrade that changes it shows here
+
+def test_true_in_a_measurement_column_is_priced_as_one_by_mlflow(server, rows):
+    first = rows.head(1)
+    one_carat = prices(post(server, records(first.assign(carat=1.0))))
+    assert prices(post(server, records(first.assign(carat=True)))).equals(one_carat)
+    as_csv = first.assign(carat="TRUE").to_csv(index=False)
+    assert prices(post(server, as_csv, "text/csv")).equals(one_carat)
+
+
+def without_column_names(rows: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    return {
+        "misspelt": (json.dumps(records(rows.rename(columns=str.upper))), "application/json"),
+        "CSV separated by ;": (rows.to_csv(index=False, sep=";"), "text/csv"),
+        "JSON sent as CSV": (json.dumps(records(rows)), "text/csv"),
+        "records as lists": (json.dumps({"dataframe_records": rows.values.tolist()}), "application/json"),
+        "split without columns": (json.dumps({"dataframe_split": {"data": rows.values.tolist()}}),
+                                  "application/json"),
+    }
+
+
+@pytest.mark.parametrize("case", list(without_column_names(pd.DataFrame())))
+def test_rows_without_the_signature_s_column_names_reach_the_model_empty(server, rows, case):
+    body, kind = without_column_names(rows.head(3))[case]
+    assert prices(post(server, body, kind)).empty
+    with pytest.raises(client.PredictionError, match="3 row\\(s\\) sent but 0 price\\(s\\) returned"):
+        client.predict(rows.head(3).rename(columns=str.upper), url=server.url)
+
+
+def test_a_column_given_twice_is_read_as_mlflow_reads_it(server, rows):
+    first = rows.head(1)
+    expected = prices(post(server, records(first)))
+    heavy = first.assign(carat=2.0)
+    twice = pd.concat([first, heavy[["carat"]]], axis=1)  # columns: carat, …, z, carat
+    assert prices(post(server, twice.to_csv(index=False), "text/csv")).equals(expected)  # first kept
+    last_key_wins = json.dumps(records(first))[:-3] + ', "carat": 2.0}]}'
+    assert prices(post(server, last_key_wins)).equals(prices(post(server, records(heavy))))
+    assert post(server, split(twice)).status_code == 400
+
+
+def test_load_model_refuses_pandas_category_columns(trained_store, split_tables):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    store_client = trained_store.client()
+    version = registry.production_version(store_client, "diamonds").version
+    loaded = mlflow.pyfunc.load_model(store_client.get_model_version_download_uri("diamonds", version))
+    seaborn_like = split_tables[1].head(5)
+    with pytest.raises(MlflowException, match="Can not safely convert category"):
+        loaded.predict(seaborn_like)
+    assert len(loaded.predict(data.request_rows(seaborn_like))) == 5
 
 
 # --- concurrency and health ------------------------------------------------------------------
