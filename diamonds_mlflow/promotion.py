@@ -150,9 +150,12 @@ def gate_version(name: str, version: str, test: pd.DataFrame, candidate: dict[st
     decision = refusal or gate.decide(compared, champion, nominal)
     print(f"gate: version {version} of {name!r} "
           f"{'promoted' if decision.promote else 'not promoted'}: {decision.reason}")
-    if decision.promote:
-        registry.promote(client, name, version)
+    winner = registry.promote(client, name, version) if decision.promote else None
     tags = gate_tags(decision, compared, champion_version, champion)
+    if winner is not None and winner != str(version):
+        # It passed, but a newer version promoted at the same moment settled the race.
+        tags["gate.superseded_by"] = winner
+        print(f"gate: version {winner} of {name!r}, promoted at the same time, is Production")
     registry.tag(client, name, version, tags)
     mlflow.set_tags(tags)
     mlflow.log_metrics(comparison(compared, champion))

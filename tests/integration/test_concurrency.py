@@ -45,3 +45,8 @@ def test_four_trains_at_once_all_succeed_and_leave_one_production_version(store,
     for version in versions:
         assert version.tags["gate.decision"] in ("promoted", "rejected")
         assert version.current_stage in (registry.PRODUCTION, registry.ARCHIVED, "None")
+        # A version that lost a promotion race names the newer one that won it.
+        if "gate.superseded_by" in version.tags:
+            assert version.tags["gate.decision"] == "promoted"
+            assert int(version.tags["gate.superseded_by"]) > int(version.version)
+            assert version.current_stage == registry.ARCHIVED
