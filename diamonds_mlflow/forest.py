@@ -64,7 +64,7 @@ def breadth_first(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def merge_trees(estimators: list[HistGradientBoostingRegressor]) -> Forest:
-    """One forest whose sum is the mean of the estimators' raw (log-price) predictions."""
+    """One forest whose sum is the mean of the estimators' raw predictions (in their target's units)."""
     parts: dict[str, list[np.ndarray]] = {"feature": [], "threshold": [], "left": [], "value": []}
     roots, start, depth = [], 0, 0
     scale = 1.0 / len(estimators)
@@ -160,7 +160,7 @@ def usable_cores() -> int:
 
 @lru_cache(maxsize=1)
 def _thread_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="price-model")
+    return ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="forest-walker")
 
 
 def chunks(n_rows: int, n_threads: int) -> list[slice]:
