@@ -38,9 +38,9 @@ def run(model_uri: str, data: str, registered_model: str, promote: str) -> str:
         tracking.log_new_params({"model_uri": model_uri, "resolved_model_uri": uri})
         scored = promotion.predict_table(uri, test)
         # Prices as floats: inferring the table's schema, MLflow warns about any integer column.
+        prices = scored[["price", "price_pred"]].astype(float)
         mlflow.models.evaluate(
-            data=datasets.request_rows(scored).assign(price=scored["price"].astype(float),
-                                                      price_pred=scored["price_pred"].astype(float)),
+            data=datasets.request_rows(scored).assign(**prices),
             targets="price",
             predictions="price_pred",
             model_type="regressor",

@@ -64,7 +64,7 @@ def breadth_first(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def merge_trees(estimators: list[HistGradientBoostingRegressor]) -> Forest:
-    """One forest whose sum is the mean of the estimators' raw predictions (in their target's units)."""
+    """One forest whose sum is the mean of the estimators' raw predictions (target units)."""
     parts: dict[str, list[np.ndarray]] = {"feature": [], "threshold": [], "left": [], "value": []}
     roots, start, depth = [], 0, 0
     scale = 1.0 / len(estimators)
