@@ -36,7 +36,7 @@ ZEROS_MODEL = textwrap.dedent('''
 
 
     class Zeros(mlflow.pyfunc.PythonModel):
-        def predict(self, context, model_input, params=None):
+        def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
             # Whole-dollar zeros: the output type the signature declares (long), so the floor
             # writes the same kind of JSON numbers as the model.
             return pd.DataFrame(np.zeros((len(model_input), 3), dtype=np.int64),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
@@ -20,10 +21,22 @@ from diamonds_mlflow import registry
 NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 
 
+def missing_store() -> str | None:
+    """Why there is no store to look in, or None; checked first because opening a SQLite URI
+    that names no file would create an empty store there, and a check should write nothing."""
+    uri = mlflow.get_tracking_uri()
+    sqlite_file = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
+    if sqlite_file and not Path(sqlite_file).exists():
+        return f"nothing has been stored yet (there is no file {sqlite_file})"
+    return None
+
+
 def problem(model_uri: str) -> str | None:
     """Why `model_uri` cannot be served from the current registry, or None when it can."""
     if not model_uri.startswith("models:/"):
         return None  # runs:/ and paths: MLflow's own messages name the missing file
+    if reason := missing_store():
+        return reason
     name, ref = registry.parse_model_uri(model_uri)
     client = MlflowClient()
     try:

@@ -6,6 +6,7 @@ this module, so they cannot disagree about what a valid diamond is.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,9 +109,11 @@ EXAMPLE_CHARS = 40
 
 
 def _shown(value) -> str:
-    """A sent value as the sender would write it: 5, not 5.0; long text cut short."""
+    """A sent value as the sender wrote it: 5, not 5.0; a JSON object as JSON; long text cut."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer() and abs(value) < 1e15:
         text = str(int(value))
+    elif isinstance(value, (dict, list)):
+        text = json.dumps(value, default=str)
     else:
         text = str(value)
     return text if len(text) <= EXAMPLE_CHARS else text[:EXAMPLE_CHARS] + "…"

@@ -110,6 +110,15 @@ def test_serving_a_missing_production_model_fails_before_binding_saying_where_an
     assert "Traceback" not in checked.stderr
 
 
+def test_preflight_in_a_folder_without_a_store_says_so_and_creates_none(tmp_path):
+    empty = Store(tmp_path)
+    checked = preflight(empty)
+    assert checked.returncode == 2
+    assert f"nothing has been stored yet (there is no file {tmp_path / 'mlflow.db'})" in checked.stderr
+    assert "To fix:" in checked.stderr and "Traceback" not in checked.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_preflight_passes_when_production_exists(trained_store):
     checked = preflight(trained_store)
     assert checked.returncode == 0, checked.stderr

@@ -317,7 +317,7 @@ def test_a_column_given_twice_is_read_as_mlflow_reads_it(server, rows):
     assert post(server, split(twice)).status_code == 400
 
 
-def test_load_model_refuses_pandas_category_columns(trained_store, split_tables):
+def test_load_model_refuses_category_and_whole_number_columns(trained_store, split_tables):
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -327,7 +327,10 @@ def test_load_model_refuses_pandas_category_columns(trained_store, split_tables)
     seaborn_like = split_tables[1].head(5)
     with pytest.raises(MlflowException, match="Can not safely convert category"):
         loaded.predict(seaborn_like)
-    assert len(loaded.predict(data.request_rows(seaborn_like))) == 5
+    as_text = data.request_rows(seaborn_like)
+    with pytest.raises(MlflowException, match="Can not safely convert int64 to float64"):
+        loaded.predict(as_text.assign(table=as_text["table"].round().astype("int64")))
+    assert len(loaded.predict(as_text)) == 5
 
 
 # --- concurrency and health ------------------------------------------------------------------
