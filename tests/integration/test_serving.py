@@ -314,7 +314,9 @@ def test_a_column_given_twice_is_read_as_mlflow_reads_it(server, rows):
     assert prices(post(server, twice.to_csv(index=False), "text/csv")).equals(expected)  # first kept
     last_key_wins = json.dumps(records(first))[:-3] + ', "carat": 2.0}]}'
     assert prices(post(server, last_key_wins)).equals(prices(post(server, records(heavy))))
-    assert post(server, split(twice)).status_code == 400
+    by_hand = {"dataframe_split": {"columns": list(twice.columns), "data": twice.values.tolist()}}
+    refused = post(server, by_hand)  # (pandas' own to_dict would drop the second column)
+    assert refused.status_code == 400 and "has no attribute 'dtype'" in refused.json()["message"]
 
 
 def test_load_model_refuses_category_and_whole_number_columns(trained_store, split_tables):
