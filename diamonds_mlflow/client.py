@@ -9,6 +9,7 @@ or, from a shell, `diamonds-predict rows.csv --url http://127.0.0.1:5000`.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -97,15 +98,15 @@ def predict(rows, url: str = DEFAULT_URL, timeout: float = 60,
 
 
 def read_rows(path: str) -> pd.DataFrame:
-    """Rows from a CSV file, a JSON list of objects, or `-` (CSV on standard input)."""
+    """Rows from a CSV file (comma, semicolon or tab separated), a JSON list of objects, or `-`
+    (CSV on standard input)."""
     try:
-        if path == "-":
-            return pd.read_csv(sys.stdin)
         if Path(path).suffix.lower() == ".json":
             loaded = json.loads(Path(path).read_text())
             return pd.DataFrame(loaded if isinstance(loaded, list) else [loaded])
-        return pd.read_csv(path)
-    except (OSError, ValueError) as error:  # JSON's and pandas' parse errors are ValueErrors
+        # The separator is sniffed: spreadsheets in many locales export CSV with ';'.
+        return pd.read_csv(sys.stdin if path == "-" else path, sep=None, engine="python")
+    except (OSError, ValueError, csv.Error) as error:  # JSON's and pandas' are ValueErrors
         name = "standard input" if path == "-" else path
         raise ValueError(f"cannot read rows from {name}: {error}") from None
 

@@ -61,9 +61,10 @@ def test_the_server_address_may_be_given_with_or_without_the_endpoint():
 
 
 def test_rows_are_read_from_csv_and_json_files(tmp_path):
-    pd.DataFrame([ROW]).to_csv(tmp_path / "rows.csv", index=False)
+    for separator in (",", ";", "\t"):
+        pd.DataFrame([ROW, ROW]).to_csv(tmp_path / "rows.csv", index=False, sep=separator)
+        assert client.read_rows(str(tmp_path / "rows.csv")).to_dict(orient="records") == [ROW, ROW]
     (tmp_path / "rows.json").write_text(json.dumps([ROW, ROW]))
-    assert client.read_rows(str(tmp_path / "rows.csv")).to_dict(orient="records") == [ROW]
     assert len(client.read_rows(str(tmp_path / "rows.json"))) == 2
 
 
