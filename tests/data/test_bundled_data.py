@@ -86,12 +86,17 @@ def test_csv_and_parquet_sources_load_the_same_table(raw, tmp_path):
     assert len(from_csv) == 200 - sample.duplicated().sum() - (sample[["x", "y", "z"]] == 0).any(axis=1).sum()
 
 
-def test_bad_sources_fail_with_a_message_naming_them(tmp_path):
-    with pytest.raises(data.DataError, match="nowhere.csv"):
-        data.load_table(str(tmp_path / "nowhere.csv"))
-    (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(data.DataError, match="notes.txt"):
-        data.load_table(str(tmp_path / "notes.txt"))
+@pytest.mark.parametrize("name, content", [
+    ("nowhere.csv", None),  # no such file
+    ("notes.txt", "x"),  # not a table format
+    ("empty.csv", ""),
+    ("broken.parquet", "not parquet"),
+])
+def test_a_bad_source_is_a_one_line_data_error_naming_it(tmp_path, name, content):
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    with pytest.raises(data.DataError, match=name.replace(".", "\\.")):
+        data.load_table(str(tmp_path / name))
 
 
 def test_a_table_missing_columns_or_with_wrong_types_is_refused(raw):
@@ -109,15 +114,6 @@ def test_split_files_round_trip_with_ordered_grades(raw, tmp_path):
     pd.testing.assert_frame_equal(train_back, train)
     assert train_back["clarity"].cat.ordered
     assert np.array_equal(test_back["price"], test["price"])
-
-
-def test_an_empty_or_unparsable_source_is_a_one_line_data_error(tmp_path):
-    (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(data.DataError, match="empty.csv"):
-        data.load_table(str(tmp_path / "empty.csv"))
-    (tmp_path / "broken.parquet").write_text("not parquet")
-    with pytest.raises(data.DataError, match="broken.parquet"):
-        data.load_table(str(tmp_path / "broken.parquet"))
 
 
 def test_a_split_that_would_leave_a_side_empty_is_refused(raw):
